@@ -1,0 +1,66 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip --disable-pip-version-check -q
+TASKS_VENV := .venv-tasks
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: run test unit integration e2e lint check-config check-domain bench reset clean requirements
+
+# ---- set-up -------------------------------------------------------------------------------------
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -e '.[dev]' 2> >(grep -v "^WARNING: Location" >&2)
+	touch $@
+
+# The Cloud Tasks emulator pins protobuf<5, so it lives in a virtualenv of its own.
+$(TASKS_VENV)/.installed:
+	test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
+	$(TASKS_VENV)/bin/pip --disable-pip-version-check -q install gcloud-tasks-emulator==0.6.2 \
+		2> >(grep -v "^WARNING: Location" >&2)
+	touch $@
+
+install: $(VENV)/.installed $(TASKS_VENV)/.installed
+
+requirements.txt: pyproject.toml
+	$(PY) -m local.requirements > $@
+
+requirements: requirements.txt
+
+# ---- run ----------------------------------------------------------------------------------------
+run: install
+	$(PY) -m local.stack
+
+reset:
+	rm -rf .local
+
+# ---- checks -------------------------------------------------------------------------------------
+check-config: $(VENV)/.installed
+	$(PY) -m shared.config.check $(or $(CONFIG),$(INCIDENT_CONFIG),config/policy.yaml)
+
+check-domain: $(VENV)/.installed
+	$(PY) -m local.check_domain
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(MAKE) --no-print-directory check-domain
+
+unit: install
+	$(PYTEST) tests/unit -q
+
+integration: install
+	$(PYTEST) tests/integration -q
+
+e2e: install
+	$(PYTEST) tests/e2e -q
+
+test: install lint check-config
+	$(PYTEST) tests -q
+
+bench: install
+	$(PY) -m bench.run
+
+clean: reset
+	rm -rf $(VENV) $(TASKS_VENV) build

@@ -1,0 +1,91 @@
+"""`api` (HTTP): the REST API for people, scripts and the CLI. Bearer API_TOKEN."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import flask
+from pydantic import ValidationError
+
+from shared import bootstrap
+from shared.api_models import IncidentDetail, IncidentList, ManualReport, openapi_document
+from shared.config.loader import current_policy
+from shared.domain.incident import IncidentStatus
+from shared.domain.model import Severity
+from shared.handlers.reports import UnknownType, report_incident
+from shared.settings import settings
+from shared.web import HttpError, guarded, json_response, parse_json, read_body, require_token
+
+INCIDENT_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})$")
+
+
+@guarded
+def api(request: flask.Request) -> flask.Response:
+    path = request.path.rstrip("/")
+    if path == "/openapi.json" and request.method == "GET":
+        return json_response(openapi_document(settings().function_url("api")))
+    require_token(request, settings().api_token, allow_query=False, realm="api")
+    if path == "/incidents":
+        if request.method == "GET":
+            return list_incidents(request)
+        if request.method == "POST":
+            return create_incident(request)
+        raise HttpError(405, "method_not_allowed", "use GET or POST on /incidents")
+    match = INCIDENT_PATH.match(path)
+    if match and request.method == "GET":
+        return json_response(incident_detail(match["id"]).model_dump(mode="json"))
+    raise HttpError(404, "not_found", f"no route {request.method} {path}")
+
+
+def list_incidents(request: flask.Request) -> flask.Response:
+    args = request.args
+    _check_choice("status", args.get("status"), [s.value for s in IncidentStatus])
+    _check_choice("severity", args.get("severity"), [s.value for s in Severity])
+    _check_choice("type", args.get("type"), list(current_policy().incident_types))
+    try:
+        limit = int(args.get("limit", 50))
+    except ValueError:
+        raise HttpError(400, "invalid_parameter", "limit must be a whole number", field="limit") from None
+    if not 1 <= limit <= 200:
+        raise HttpError(400, "invalid_parameter", "limit must be between 1 and 200", field="limit")
+    page = bootstrap.store().list_incidents(status=args.get("status"), severity=args.get("severity"),
+                                            type=args.get("type"), limit=limit, cursor=args.get("cursor"))
+    return json_response(IncidentList(incidents=page.incidents, next_cursor=page.next_cursor).model_dump(mode="json"))
+
+
+def create_incident(request: flask.Request) -> flask.Response:
+    data = parse_json(read_body(request))
+    try:
+        report = ManualReport.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        raise HttpError(400, "invalid_field", err["msg"], field=field) from None
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]{8,128}", key):
+        raise HttpError(400, "invalid_header", "Idempotency-Key must be 8-128 of [A-Za-z0-9_.:-]",
+                        field="Idempotency-Key")
+    try:
+        incident_id = report_incident(report, idempotency_key=key, policy=current_policy(),
+                                      store=bootstrap.store(), publisher=bootstrap.publisher(), now=datetime.now(UTC))
+    except UnknownType as exc:
+        raise HttpError(400, "invalid_field", str(exc), field="type") from None
+    detail = incident_detail(incident_id)
+    return json_response(detail.model_dump(mode="json"), 201,
+                         {"Location": f"{settings().function_url('api')}/incidents/{incident_id}"})
+
+
+def incident_detail(incident_id: str) -> IncidentDetail:
+    store = bootstrap.store()
+    incident = store.get_incident(incident_id)
+    if incident is None:
+        raise HttpError(404, "not_found", f"no incident {incident_id}")
+    firing, total = store.alert_counts(incident_id)
+    return IncidentDetail(incident=incident, alerts_firing=firing, alerts_total=total,
+                          alerts=store.alerts_of(incident_id, 200), timeline=store.timeline_of(incident_id, 500))
+
+
+def _check_choice(name: str, value: str | None, allowed: list[str]) -> None:
+    if value is not None and value not in allowed:
+        raise HttpError(400, "invalid_parameter", f"{name} must be one of {', '.join(allowed)}", field=name)

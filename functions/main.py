@@ -1,0 +1,12 @@
+"""Cloud Functions entry points: each deployed function names one of these as its entry point.
+
+Every module imports its clients lazily (shared.bootstrap), so loading this file stays cheap.
+"""
+
+from functions.api import api
+from functions.classify import classify
+from functions.ingest import ingest
+from functions.notify import notify
+from functions.tasks import tasks
+
+__all__ = ["api", "classify", "ingest", "notify", "tasks"]

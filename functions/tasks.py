@@ -1,0 +1,73 @@
+"""`tasks` (HTTP): Cloud Tasks callbacks. Each re-reads state and acts only if still due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import flask
+
+from shared import bootstrap
+from shared.config.loader import current_policy
+from shared.handlers.alerts import expired_copy, process_alerts
+from shared.log import get_logger
+from shared.settings import settings
+from shared.web import HttpError, guarded, json_response, parse_json, read_body
+
+log = get_logger("tasks")
+
+
+@guarded
+def tasks(request: flask.Request) -> flask.Response:
+    if request.method != "POST":
+        raise HttpError(405, "method_not_allowed", "task callbacks are POST")
+    verify_cloud_tasks_caller(request)
+    kind = request.path.strip("/")
+    body = parse_json(read_body(request))
+    if not isinstance(body, dict):
+        raise HttpError(400, "invalid_payload", "the task body must be a JSON object")
+    handler = HANDLERS.get(kind)
+    if handler is None:
+        raise HttpError(404, "unknown_task", f"no task kind {kind!r}; known: {', '.join(sorted(HANDLERS))}")
+    return json_response(handler(body, datetime.now(UTC)))
+
+
+def alert_expiry(body: dict, now: datetime) -> dict:
+    """An Alertmanager-API alert whose endsAt passed without a re-send has resolved."""
+    alert_id = body.get("alert_id")
+    if not isinstance(alert_id, str):
+        raise HttpError(400, "invalid_payload", "alert_id must be a string", field="alert_id")
+    store = bootstrap.store()
+    record = store.get_alert(alert_id)
+    resolved = expired_copy(record, now) if record else None
+    if resolved is None:
+        return {"result": "not_due"}
+    process_alerts([resolved], policy=current_policy(), store=store, publisher=bootstrap.publisher(), now=now)
+    return {"result": "resolved", "alert_id": alert_id}
+
+
+HANDLERS = {"alert-expiry": alert_expiry}
+
+
+def verify_cloud_tasks_caller(request: flask.Request) -> None:
+    """Only Cloud Tasks may call: an OIDC token of the tasks service account in production.
+
+    On the emulators there is no Google identity; the emulator's queue header must be present.
+    """
+    cfg = settings()
+    if cfg.local:
+        if not request.headers.get("X-CloudTasks-QueueName"):
+            raise HttpError(401, "unauthenticated", "task callbacks come from Cloud Tasks only")
+        return
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise HttpError(401, "unauthenticated", "missing OIDC token")
+    try:
+        from google.auth.transport import requests as google_requests
+        from google.oauth2 import id_token
+
+        claims = id_token.verify_oauth2_token(header[7:], google_requests.Request(),
+                                              audience=cfg.function_url("tasks") + request.path)
+    except ValueError as exc:
+        raise HttpError(401, "unauthenticated", f"invalid OIDC token: {exc}") from None
+    if not claims.get("email_verified") or claims.get("email") != cfg.tasks_service_account:
+        raise HttpError(403, "forbidden", "the token is not the tasks service account's")

@@ -1,0 +1,291 @@
+"""Incident store on Firestore (native mode). The only module that imports google.cloud.firestore.
+
+Layout:
+  incidents/<id>                      the incident (written on create and on real changes only)
+  incidents/<id>/timeline/<auto>      timeline entries
+  incidents/<id>/counters/<shard>     alert counters, sharded so a storm never hits one document
+  alerts/<alert_id>                   the state of each alert
+  groups/<group_id>                   the open incident of a group key (the uniqueness guard)
+  sequences/incidents-<year>          readable incident numbers
+  outbox/<event_id>                   incident events until they are confirmed published
+  claims/<key>                        one-time side effects (first Slack page, ...) with a lease
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.config.policy import Policy
+from shared.domain.classification import Classified, group_id
+from shared.domain.grouping import AlertRecord, GroupState, decide, on_all_alerts_resolved
+from shared.domain.incident import (
+    EventType,
+    Incident,
+    IncidentEvent,
+    IncidentStatus,
+    TimelineEntry,
+    incident_id,
+)
+from shared.domain.ports import GroupOutcome, IncidentPage
+
+COUNTER_SHARDS = 10
+TXN_ATTEMPTS = 25
+
+
+class FirestoreStore:
+    def __init__(self, client: firestore.Client):
+        self.db = client
+
+    # ---- grouping ------------------------------------------------------------------------------
+
+    def record_alerts(self, batch: list[Classified], now: datetime) -> GroupOutcome:
+        """One transaction per group: read group + known alerts, decide, write.
+
+        Idempotency key: the alert id (source + fingerprint); a redelivered batch decides "no change".
+        """
+        group_ref = self.db.collection("groups").document(batch[0].group_id)
+        alert_refs = {c.alert.alert_id: self.db.collection("alerts").document(c.alert.alert_id) for c in batch}
+
+        @firestore.transactional
+        def run(txn: firestore.Transaction) -> GroupOutcome:
+            snaps = list(self.db.get_all([group_ref, *alert_refs.values()], transaction=txn))
+            by_path = {s.reference.path: s for s in snaps}
+            gsnap = by_path.get(group_ref.path)
+            group = GroupState(**gsnap.to_dict()) if gsnap and gsnap.exists else None
+            known = {
+                aid: AlertRecord(**by_path[ref.path].to_dict())
+                for aid, ref in alert_refs.items()
+                if ref.path in by_path and by_path[ref.path].exists
+            }
+            decision = decide(group, known, batch, now)
+            if not decision.changes_anything:
+                return GroupOutcome(incident_id=group.open_incident_id if group else None)
+
+            inc_id = group.open_incident_id if group else None
+            writes = 0
+            created = False
+            if decision.create_incident is not None:
+                inc_id, number = self._next_incident_id(txn, now)
+                incident = decision.create_incident.model_copy(update={"id": inc_id, "number": number})
+                txn.create(self._incident(inc_id), _doc(incident))
+                writes += 2
+                created = True
+            for record in decision.alert_writes:
+                if record.incident_id == "__new__":
+                    record = record.model_copy(update={"incident_id": inc_id})
+                txn.set(alert_refs[record.alert_id], _doc(record))
+                writes += 1
+            if inc_id and (decision.firing_delta or decision.added):
+                shard = self._incident(inc_id).collection("counters").document(str(random.randrange(COUNTER_SHARDS)))
+                txn.set(shard, {"firing": firestore.Increment(decision.firing_delta),
+                                "total": firestore.Increment(decision.added)}, merge=True)
+                writes += 1
+            if decision.raise_severity_to and inc_id:
+                txn.update(self._incident(inc_id), {"severity": decision.raise_severity_to.value, "updated_at": now})
+                writes += 1
+            if decision.group is not None:
+                state = decision.group
+                if state.open_incident_id == "__new__":
+                    state = state.model_copy(update={"open_incident_id": inc_id})
+                txn.set(group_ref, _doc(state))
+                writes += 1
+            for entry in decision.timeline:
+                if inc_id:
+                    txn.create(self._incident(inc_id).collection("timeline").document(), _doc(entry))
+                    writes += 1
+            events = [self._event(inc_id, et, now, decision) for et in decision.events if inc_id]
+            for event in events:
+                txn.set(self.db.collection("outbox").document(_safe(event.event_id)), _outbox_doc(event))
+                writes += 1
+            return GroupOutcome(incident_id=inc_id, created=created, events=events,
+                                maybe_all_resolved=decision.firing_delta < 0, writes=writes)
+
+        return run(self.db.transaction(max_attempts=TXN_ATTEMPTS))
+
+    def _next_incident_id(self, txn: firestore.Transaction, now: datetime) -> tuple[str, int]:
+        ref = self.db.collection("sequences").document(f"incidents-{now.year}")
+        snap = ref.get(transaction=txn)
+        number = (snap.get("next") if snap.exists else 0) + 1
+        txn.set(ref, {"next": number})
+        return incident_id(now.year, number), number
+
+    @staticmethod
+    def _event(inc_id: str, event_type: EventType, now: datetime, decision: Any) -> IncidentEvent:
+        suffix = {
+            EventType.OPENED: "opened",
+            EventType.SEVERITY_RAISED: f"severity-{decision.raise_severity_to}",
+            EventType.ALERTS_UPDATED: f"alerts-{int(now.timestamp() * 1000)}",
+        }.get(event_type, event_type.value)
+        return IncidentEvent(event_id=f"{inc_id}:{suffix}", type=event_type, incident_id=inc_id, at=now)
+
+    def settle_alerts_resolved(self, incident_id: str, policy: Policy, now: datetime) -> list[IncidentEvent]:
+        """If no alert of the incident is firing any more, resolve it or tell the owner (policy)."""
+        inc_ref = self._incident(incident_id)
+
+        @firestore.transactional
+        def run(txn: firestore.Transaction) -> list[IncidentEvent]:
+            snap = inc_ref.get(transaction=txn)
+            if not snap.exists:
+                return []
+            shards = list(inc_ref.collection("counters").stream(transaction=txn))
+            if sum(int(s.get("firing") or 0) for s in shards) > 0:
+                return []
+            incident = Incident(**snap.to_dict())
+            outcome = on_all_alerts_resolved(policy, incident, now)
+            if outcome is None:
+                return []
+            update: dict[str, Any] = {"alerts_resolved_at": now, "updated_at": now}
+            if outcome.resolve:
+                update |= {"status": IncidentStatus.RESOLVED.value, "resolved_at": now,
+                           "resolution_summary": "Every alert resolved."}
+                group_ref = self.db.collection("groups").document(group_id(incident.group_key))
+                txn.set(group_ref, {"open_incident_id": None, "incident_severity": None}, merge=True)
+            txn.update(inc_ref, update)
+            txn.create(inc_ref.collection("timeline").document(), _doc(outcome.timeline))
+            event = IncidentEvent(event_id=f"{incident_id}:{outcome.event.value}", type=outcome.event,
+                                  incident_id=incident_id, at=now)
+            txn.set(self.db.collection("outbox").document(_safe(event.event_id)), _outbox_doc(event))
+            return [event]
+
+        return run(self.db.transaction(max_attempts=TXN_ATTEMPTS))
+
+    # ---- manual incidents -----------------------------------------------------------------------
+
+    def create_incident(self, draft: Incident, timeline: TimelineEntry, now: datetime) -> IncidentEvent:
+        """A person's report: a new incident with its readable id, opened event in the outbox."""
+
+        @firestore.transactional
+        def run(txn: firestore.Transaction) -> IncidentEvent:
+            inc_id, number = self._next_incident_id(txn, now)
+            incident = draft.model_copy(update={"id": inc_id, "number": number})
+            txn.create(self._incident(inc_id), _doc(incident))
+            txn.create(self._incident(inc_id).collection("timeline").document(), _doc(timeline))
+            event = IncidentEvent(event_id=f"{inc_id}:opened", type=EventType.OPENED, incident_id=inc_id, at=now)
+            txn.set(self.db.collection("outbox").document(_safe(event.event_id)), _outbox_doc(event))
+            return event
+
+        return run(self.db.transaction(max_attempts=TXN_ATTEMPTS))
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        snap = self._incident(incident_id).get()
+        return Incident(**snap.to_dict()) if snap.exists else None
+
+    def list_incidents(self, *, status: str | None = None, severity: str | None = None,
+                       type: str | None = None, limit: int = 50, cursor: str | None = None) -> IncidentPage:
+        query: Any = self.db.collection("incidents")
+        for field, value in (("status", status), ("severity", severity), ("type", type)):
+            if value:
+                query = query.where(filter=firestore.FieldFilter(field, "==", value))
+        query = query.order_by("created_at", direction=firestore.Query.DESCENDING).order_by(
+            "number", direction=firestore.Query.DESCENDING)
+        if cursor:
+            after = self._incident(cursor).get()
+            if after.exists:
+                query = query.start_after(after)
+        docs = list(query.limit(limit + 1).stream())
+        incidents = [Incident(**d.to_dict()) for d in docs[:limit]]
+        next_cursor = incidents[-1].id if len(docs) > limit else None
+        return IncidentPage(incidents=incidents, next_cursor=next_cursor)
+
+    def get_alert(self, alert_id: str) -> AlertRecord | None:
+        snap = self.db.collection("alerts").document(alert_id).get()
+        return AlertRecord(**snap.to_dict()) if snap.exists else None
+
+    def alerts_of(self, incident_id: str, limit: int = 100) -> list[AlertRecord]:
+        query = (self.db.collection("alerts").where(filter=firestore.FieldFilter("incident_id", "==", incident_id))
+                 .limit(limit))
+        return sorted((AlertRecord(**d.to_dict()) for d in query.stream()), key=lambda a: a.first_seen)
+
+    def timeline_of(self, incident_id: str, limit: int = 500) -> list[TimelineEntry]:
+        query = self._incident(incident_id).collection("timeline").order_by("at").limit(limit)
+        return [TimelineEntry(**d.to_dict()) for d in query.stream()]
+
+    def alert_counts(self, incident_id: str) -> tuple[int, int]:
+        """(firing, total distinct alerts) summed over the counter shards."""
+        firing = total = 0
+        for shard in self._incident(incident_id).collection("counters").stream():
+            firing += int(shard.get("firing") or 0)
+            total += int(shard.get("total") or 0)
+        return firing, total
+
+    # ---- outbox and claims ---------------------------------------------------------------------
+
+    def pending_events(self, incident_id: str) -> list[IncidentEvent]:
+        query = (self.db.collection("outbox")
+                 .where(filter=firestore.FieldFilter("incident_id", "==", incident_id))
+                 .where(filter=firestore.FieldFilter("published", "==", False)))
+        return [IncidentEvent(**_event_fields(d.to_dict())) for d in query.stream()]
+
+    def mark_published(self, event_ids: list[str]) -> None:
+        if not event_ids:
+            return
+        batch = self.db.batch()
+        for event_id in event_ids:
+            batch.update(self.db.collection("outbox").document(_safe(event_id)), {"published": True})
+        batch.commit()
+
+    def claim(self, key: str, now: datetime, lease: timedelta) -> bool:
+        """Take the right to perform a one-time side effect.
+
+        True for exactly one caller until the claim completes; a claim whose lease expired
+        (its holder crashed) can be taken again, so the effect is retried, not lost.
+        """
+        ref = self.db.collection("claims").document(_safe(key))
+
+        @firestore.transactional
+        def run(txn: firestore.Transaction) -> bool:
+            snap = ref.get(transaction=txn)
+            if snap.exists:
+                data = snap.to_dict()
+                if data.get("done") or data["lease_until"] > now:
+                    return False
+            txn.set(ref, {"done": False, "lease_until": now + lease, "attempts": firestore.Increment(1)})
+            return True
+
+        return run(self.db.transaction(max_attempts=TXN_ATTEMPTS))
+
+    def release_claim(self, key: str) -> None:
+        self.db.collection("claims").document(_safe(key)).delete()
+
+    def complete_claim(self, key: str, result: dict[str, Any]) -> None:
+        self.db.collection("claims").document(_safe(key)).set({"done": True, "result": result}, merge=True)
+
+    def claim_result(self, key: str) -> dict[str, Any] | None:
+        snap = self.db.collection("claims").document(_safe(key)).get()
+        return snap.get("result") if snap.exists and snap.get("done") else None
+
+    def set_slack_message(self, incident_id: str, channel: str, ts: str) -> None:
+        self._incident(incident_id).update({"slack_channel": channel, "slack_ts": ts})
+
+    def append_timeline(self, incident_id: str, entry: TimelineEntry) -> None:
+        self._incident(incident_id).collection("timeline").add(_doc(entry))
+
+    def ping(self) -> None:
+        """Cheap round trip used by health checks."""
+        self.db.collection("health").document("ping").get(timeout=2)
+
+    def _incident(self, incident_id: str) -> firestore.DocumentReference:
+        return self.db.collection("incidents").document(incident_id)
+
+
+def _doc(model: Any) -> dict[str, Any]:
+    return model.model_dump(mode="python")
+
+
+def _outbox_doc(event: IncidentEvent) -> dict[str, Any]:
+    return {**event.model_dump(mode="python"), "published": False}
+
+
+def _event_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "published"}
+
+
+def _safe(key: str) -> str:
+    """Firestore ids may not contain '/'."""
+    return key.replace("/", "_")

@@ -1,0 +1,71 @@
+"""The incident message in Slack, built with slack_sdk's Block Kit models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from shared.config.policy import Policy
+from shared.domain.incident import Incident, IncidentStatus
+from shared.domain.responders import Responders
+
+SEVERITY_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
+                  "low": ":white_circle:"}
+STATUS_TEXT = {IncidentStatus.OPEN: "Open", IncidentStatus.ACKNOWLEDGED: "Acknowledged",
+               IncidentStatus.RESOLVED: "Resolved"}
+
+
+def incident_message(policy: Policy, incident: Incident, responders: Responders,
+                     firing: int, total: int) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, blocks) for the incident's one message; later events update it in place."""
+    itype = policy.incident_types.get(incident.type)
+    emoji = SEVERITY_EMOJI.get(incident.severity.value, "")
+    status = STATUS_TEXT[incident.status]
+    text = f"{emoji} [{incident.severity.value.upper()}] {incident.id}: {incident.title} ({status})"
+    fields = [
+        MarkdownTextObject(text=f"*Severity*\n{emoji} {incident.severity.value.capitalize()}"),
+        MarkdownTextObject(text=f"*Status*\n{status}"),
+        MarkdownTextObject(text=f"*Type*\n{itype.name if itype else incident.type}"),
+        MarkdownTextObject(text=f"*Service*\n{incident.service or 'unknown'}"),
+        MarkdownTextObject(text=f"*Alerts*\n{firing} firing of {total}"),
+        MarkdownTextObject(text=f"*Category*\n{incident.category.value.replace('_', ' ')}"),
+    ]
+    blocks: list[Any] = [
+        HeaderBlock(text=_clip(f"{incident.id}: {incident.title}", 150)),
+        SectionBlock(text=MarkdownTextObject(text=_clip(incident.summary or incident.title, 2900)), fields=fields),
+    ]
+    links = [f"<{link.url}|{_clip(link.title, 60)}>" for link in incident.links[:6]]
+    if incident.runbook_url:
+        links.insert(0, f"<{incident.runbook_url}|Runbook>")
+    if links:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip("*Links*  " + "  ·  ".join(links), 2900))))
+    if incident.status is not IncidentStatus.RESOLVED:
+        paging = " ".join(responders.mentions) or "nobody (no one holds the first role)"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(f"*Paging* {paging}", 2900))))
+        blocks.append(ActionsBlock(block_id="incident_actions", elements=[
+            ButtonElement(text="Acknowledge", action_id="incident_ack", value=incident.id, style="primary"),
+            ButtonElement(text="Resolve", action_id="incident_resolve", value=incident.id, style="danger"),
+        ]))
+    elif incident.resolution_summary:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(f"*Resolved* {incident.resolution_summary}",
+                                                                      2900))))
+    if incident.alerts_resolved_at and incident.status is not IncidentStatus.RESOLVED:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text="*Every alert has resolved.* The owner decides when to resolve the incident.")))
+    blocks.append(DividerBlock())
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text=f"{incident.id} · detected {incident.detected_at:%Y-%m-%d %H:%M} UTC · source {incident.source}")]))
+    return text, [b.to_dict() for b in blocks]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,91 @@
+"""The REST API's request and response shapes; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from shared.domain.grouping import AlertRecord
+from shared.domain.incident import Incident, TimelineEntry
+from shared.domain.model import Severity
+
+
+class ManualReport(BaseModel):
+    """A person reports an incident by hand (detection: manual reporting)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    severity: Severity | None = Field(default=None, description="defaults to what the policy's rules say")
+    type: str | None = Field(default=None, description="incident type from the policy, e.g. system_alert")
+    service: str | None = Field(default=None, max_length=100)
+    reporter: str = Field(min_length=1, max_length=200, description="who reports it (name, email or Slack id)")
+
+
+class IncidentDetail(BaseModel):
+    incident: Incident
+    alerts_firing: int
+    alerts_total: int
+    alerts: list[AlertRecord]
+    timeline: list[TimelineEntry]
+
+
+class IncidentList(BaseModel):
+    incidents: list[Incident]
+    next_cursor: str | None = None
+
+
+class ApiError(BaseModel):
+    error: str
+    detail: str | None = None
+    field: str | None = None
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    _, schemas = models_json_schema(
+        [(m, "validation") for m in (ManualReport, IncidentDetail, IncidentList, ApiError)],
+        ref_template="#/components/schemas/{model}",
+    )
+
+    def ref(name: str) -> dict[str, Any]:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def responses(ok: int, model: str, desc: str) -> dict[str, Any]:
+        err = {"content": {"application/json": {"schema": ref("ApiError")}}}
+        return {str(ok): {"description": desc, "content": {"application/json": {"schema": ref(model)}}},
+                "400": {"description": "invalid request", **err}, "401": {"description": "no or bad token", **err},
+                "404": {"description": "not found", **err}}
+
+    filters = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+               for n in ("status", "severity", "type", "cursor")]
+    filters.append({"name": "limit", "in": "query", "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}})
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Incident management API", "version": "1"},
+        "servers": [{"url": base_url}],
+        "security": [{"bearer": []}],
+        "components": {"schemas": schemas.get("$defs", {}),
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": {
+            "/incidents": {
+                "get": {"summary": "List incidents, newest first", "parameters": filters,
+                        "responses": responses(200, "IncidentList", "a page of incidents")},
+                "post": {"summary": "Report an incident by hand",
+                         "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                         "schema": {"type": "string"}}],
+                         "requestBody": {"required": True,
+                                         "content": {"application/json": {"schema": ref("ManualReport")}}},
+                         "responses": responses(201, "IncidentDetail", "the incident")},
+            },
+            "/incidents/{incident_id}": {
+                "get": {"summary": "One incident with its alerts and timeline",
+                        "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                                        "schema": {"type": "string"}}],
+                        "responses": responses(200, "IncidentDetail", "the incident")},
+            },
+        },
+    }

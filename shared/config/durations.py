@@ -1,0 +1,39 @@
+"""Human durations in the policy file: "15m", "1h", "5h30m", "90s", "2d"."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+_PART = re.compile(r"(\d+)\s*([dhms])")
+_WHOLE = re.compile(r"^\s*(?:\d+\s*[dhms]\s*)+$")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if not isinstance(value, str) or not _WHOLE.match(value):
+        raise ValueError(f"invalid duration {value!r}: use forms like 90s, 15m, 1h, 5h30m, 2d")
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value))
+    if seconds <= 0:
+        raise ValueError(f"duration {value!r} must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    out = ""
+    for unit, size in _UNIT_SECONDS.items():
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out or "0s"
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]

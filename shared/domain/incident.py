@@ -1,0 +1,79 @@
+"""Incidents, their events and their timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.domain.model import AlertCategory, Link, Severity
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class EventType(StrEnum):
+    OPENED = "incident.opened"
+    ALERTS_UPDATED = "incident.alerts_updated"
+    SEVERITY_RAISED = "incident.severity_raised"
+    ALERTS_RESOLVED = "incident.alerts_resolved"
+    RESOLVED = "incident.resolved"
+
+
+class Incident(BaseModel):
+    """The incident document. Alert counts live in sharded counters, not here (hot document)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    number: int
+    title: str
+    summary: str = ""
+    status: IncidentStatus = IncidentStatus.OPEN
+    severity: Severity
+    category: AlertCategory
+    type: str
+    service: str | None = None
+    group_key: str
+    source: str
+    reporter: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    links: list[Link] = Field(default_factory=list)
+    runbook_url: str | None = None
+    detected_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    alerts_resolved_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution_summary: str | None = None
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    text: str
+    actor: str = "system"
+    source: str = "system"
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class IncidentEvent(BaseModel):
+    """Published on incident-events. `event_id` is deterministic so consumers can deduplicate."""
+
+    event_id: str
+    type: EventType
+    incident_id: str
+    at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def incident_id(year: int, number: int) -> str:
+    """Readable ids, e.g. INC-2026-0042, unique per year."""
+    return f"INC-{year}-{number:04d}"

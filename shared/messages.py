@@ -1,0 +1,47 @@
+"""What travels on the topics, encoded and decoded in one place."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.domain.incident import IncidentEvent
+from shared.domain.model import Alert
+
+
+class AlertBatch(BaseModel):
+    """One message on the alerts topic: the alerts of one inbound request."""
+
+    received_at: datetime
+    alerts: list[Alert]
+
+
+def encode(model: BaseModel) -> bytes:
+    return model.model_dump_json().encode()
+
+
+def decode_alert_batch(data: bytes) -> AlertBatch:
+    return AlertBatch.model_validate_json(data)
+
+
+def decode_event(data: bytes) -> IncidentEvent:
+    return IncidentEvent.model_validate_json(data)
+
+
+def pubsub_data(cloud_event: Any) -> bytes:
+    """The published bytes inside an Eventarc / push MessagePublishedData CloudEvent."""
+    message = (cloud_event.data or {}).get("message") or {}
+    return base64.b64decode(message.get("data") or b"")
+
+
+def message_id(cloud_event: Any) -> str:
+    message = (cloud_event.data or {}).get("message") or {}
+    return str(message.get("messageId") or message.get("message_id") or cloud_event["id"])
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, default=str)
