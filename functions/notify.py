@@ -21,7 +21,8 @@ def notify(cloud_event) -> None:
     try:
         event = decode_event(pubsub_data(cloud_event))
     except (ValidationError, ValueError) as exc:
-        log.error("undecodable incident event dropped", extra={"message_id": message_id(cloud_event), "error": str(exc)})
+        log.error("undecodable incident event dropped",
+                  extra={"message_id": message_id(cloud_event), "error": str(exc)})
         return
     notify_incident(event, policy=current_policy(), store=bootstrap.store(), chat=bootstrap.chat(),
                     now=datetime.now(UTC))

@@ -20,10 +20,10 @@ def violations(root: Path = DOMAIN) -> list[str]:
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            for name in names:
-                if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN):
-                    found.append(f"{path.relative_to(root.parents[1])}:{node.lineno}: imports {name}")
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            bad = next((n for n in names if any(n == b or n.startswith(b + ".") for b in FORBIDDEN)), None)
+            if bad:
+                found.append(f"{path.relative_to(root.parents[1])}:{node.lineno}: imports {bad}")
     return found
 
 

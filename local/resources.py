@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from google.api_core import exceptions as gexc
 
 from shared import topology
@@ -19,10 +21,8 @@ def create_topics_and_subscriptions(project: str, push_base_url: str) -> None:
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
     for topic in topology.TOPICS:
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):
             publisher.create_topic(name=publisher.topic_path(project, topic))
-        except gexc.AlreadyExists:
-            pass
     for fn in topology.FUNCTIONS:
         if fn.trigger != "topic":
             continue
@@ -52,7 +52,5 @@ def create_queues(project: str, region: str) -> None:
     for queue in topology.QUEUES:
         name = scheduler.queue_path(queue)
         if name not in existing:
-            try:
+            with contextlib.suppress(gexc.AlreadyExists):
                 client.create_queue(parent=parent, queue={"name": name})
-            except gexc.AlreadyExists:
-                pass

@@ -190,6 +190,8 @@ class Stack:
     def banner(self) -> str:
         base = self.config.base_url
         env = os.environ
+        slack = (f"SLACK_BOT_TOKEN set, messages go to {env.get('SLACK_API_URL') or 'Slack'}"
+                 if env.get("SLACK_BOT_TOKEN") else "no SLACK_BOT_TOKEN, messages are printed here")
         lines = [
             f"Incident management is running on {base} (started in {self.startup_seconds:.1f}s)",
             "",
@@ -208,7 +210,7 @@ class Stack:
             "Tokens in use (set the variables to change them):",
             f"  INGEST_TOKEN={env['INGEST_TOKEN']}   (Authorization: Bearer ..., basic auth password, or ?token=)",
             f"  API_TOKEN={env['API_TOKEN']}",
-            f"  Slack: {'SLACK_BOT_TOKEN set, messages go to ' + (env.get('SLACK_API_URL') or 'Slack') if env.get('SLACK_BOT_TOKEN') else 'no SLACK_BOT_TOKEN, messages are printed here'}",
+            f"  Slack: {slack}",
             "",
             f"Emulators: Firestore {env['FIRESTORE_EMULATOR_HOST']}, Pub/Sub {env['PUBSUB_EMULATOR_HOST']}, "
             f"Cloud Tasks {env['CLOUD_TASKS_EMULATOR_HOST']}; data in {self.config.data_dir}"

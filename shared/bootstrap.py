@@ -34,7 +34,8 @@ def publisher() -> PubSubPublisher:
     from shared.adapters.pubsub_publisher import PubSubPublisher
 
     batch = pubsub_v1.types.BatchSettings(max_latency=0.005, max_messages=100)
-    return PubSubPublisher(pubsub_v1.PublisherClient(batch_settings=batch), settings().project)
+    return PubSubPublisher(pubsub_v1.PublisherClient(batch_settings=batch), settings().project,
+                           settings().publish_timeout)
 
 
 @cache

@@ -26,6 +26,7 @@ class Settings:
     tasks_emulator_host: str | None
     tasks_service_account: str | None
     max_body_bytes: int
+    publish_timeout: float
 
     @property
     def local(self) -> bool:
@@ -59,6 +60,7 @@ def settings() -> Settings:
         tasks_emulator_host=_env("CLOUD_TASKS_EMULATOR_HOST"),
         tasks_service_account=_env("TASKS_SERVICE_ACCOUNT"),
         max_body_bytes=int(_env("MAX_BODY_BYTES") or 1_048_576),
+        publish_timeout=float(_env("PUBLISH_TIMEOUT_SECONDS") or 10),
     )
 
 

@@ -14,9 +14,13 @@ Layout:
 from __future__ import annotations
 
 import random
+import threading
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import tenacity
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.config.policy import Policy
@@ -33,16 +37,58 @@ from shared.domain.incident import (
 from shared.domain.ports import GroupOutcome, IncidentPage
 
 COUNTER_SHARDS = 10
-TXN_ATTEMPTS = 25
+TXN_ATTEMPTS = 5
+
+
+def _contended(exc: BaseException) -> bool:
+    """The client gives up on a contended transaction with ValueError (wrapping Aborted)."""
+    return isinstance(exc, gexc.Aborted | gexc.Conflict) or (
+        isinstance(exc, ValueError) and "Failed to commit transaction" in str(exc))
+
+
+# Concurrent transactions on one document abort each other; retrying at once only collides again,
+# so whole transactions are retried with jittered exponential backoff.
+retry_contended = tenacity.retry(
+    retry=tenacity.retry_if_exception(_contended),
+    wait=tenacity.wait_random_exponential(multiplier=0.02, max=2.0),
+    stop=tenacity.stop_after_attempt(12),
+    reraise=True,
+)
+
+
+class KeyedLocks:
+    """In-process locks by key.
+
+    Correctness comes from the transactions; these only stop the threads of one instance from
+    aborting each other's transactions on the same document (the emulator resolves such
+    read-then-write conflicts slowly, by lock timeouts).
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def __call__(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
 
 
 class FirestoreStore:
     def __init__(self, client: firestore.Client):
         self.db = client
+        self._locks = KeyedLocks()
+
+    def record_alerts(self, batch: list[Classified], now: datetime) -> GroupOutcome:
+        """Serialised per group in this instance; new incidents serialised (they share the sequence)."""
+        group = self.db.collection("groups").document(batch[0].group_id).get()
+        opening = not (group.exists and group.get("open_incident_id"))
+        with self._locks("new-incident" if opening else f"group:{batch[0].group_id}"):
+            return self._record_alerts(batch, now)
 
     # ---- grouping ------------------------------------------------------------------------------
 
-    def record_alerts(self, batch: list[Classified], now: datetime) -> GroupOutcome:
+    @retry_contended
+    def _record_alerts(self, batch: list[Classified], now: datetime) -> GroupOutcome:
         """One transaction per group: read group + known alerts, decide, write.
 
         Idempotency key: the alert id (source + fingerprint); a redelivered batch decides "no change".
@@ -93,9 +139,9 @@ class FirestoreStore:
                     state = state.model_copy(update={"open_incident_id": inc_id})
                 txn.set(group_ref, _doc(state))
                 writes += 1
-            for entry in decision.timeline:
+            for i, entry in enumerate(decision.timeline):
                 if inc_id:
-                    txn.create(self._incident(inc_id).collection("timeline").document(), _doc(entry))
+                    txn.create(self._timeline_ref(inc_id, entry, i), _doc(entry))
                     writes += 1
             events = [self._event(inc_id, et, now, decision) for et in decision.events if inc_id]
             for event in events:
@@ -122,6 +168,7 @@ class FirestoreStore:
         }.get(event_type, event_type.value)
         return IncidentEvent(event_id=f"{inc_id}:{suffix}", type=event_type, incident_id=inc_id, at=now)
 
+    @retry_contended
     def settle_alerts_resolved(self, incident_id: str, policy: Policy, now: datetime) -> list[IncidentEvent]:
         """If no alert of the incident is firing any more, resolve it or tell the owner (policy)."""
         inc_ref = self._incident(incident_id)
@@ -143,9 +190,10 @@ class FirestoreStore:
                 update |= {"status": IncidentStatus.RESOLVED.value, "resolved_at": now,
                            "resolution_summary": "Every alert resolved."}
                 group_ref = self.db.collection("groups").document(group_id(incident.group_key))
-                txn.set(group_ref, {"open_incident_id": None, "incident_severity": None}, merge=True)
+                txn.set(group_ref, {"open_incident_id": None, "incident_severity": None, "alerts_in_timeline": 0},
+                        merge=True)
             txn.update(inc_ref, update)
-            txn.create(inc_ref.collection("timeline").document(), _doc(outcome.timeline))
+            txn.create(self._timeline_ref(incident_id, outcome.timeline), _doc(outcome.timeline))
             event = IncidentEvent(event_id=f"{incident_id}:{outcome.event.value}", type=outcome.event,
                                   incident_id=incident_id, at=now)
             txn.set(self.db.collection("outbox").document(_safe(event.event_id)), _outbox_doc(event))
@@ -156,6 +204,11 @@ class FirestoreStore:
     # ---- manual incidents -----------------------------------------------------------------------
 
     def create_incident(self, draft: Incident, timeline: TimelineEntry, now: datetime) -> IncidentEvent:
+        with self._locks("new-incident"):
+            return self._create_incident(draft, timeline, now)
+
+    @retry_contended
+    def _create_incident(self, draft: Incident, timeline: TimelineEntry, now: datetime) -> IncidentEvent:
         """A person's report: a new incident with its readable id, opened event in the outbox."""
 
         @firestore.transactional
@@ -163,7 +216,7 @@ class FirestoreStore:
             inc_id, number = self._next_incident_id(txn, now)
             incident = draft.model_copy(update={"id": inc_id, "number": number})
             txn.create(self._incident(inc_id), _doc(incident))
-            txn.create(self._incident(inc_id).collection("timeline").document(), _doc(timeline))
+            txn.create(self._timeline_ref(inc_id, timeline), _doc(timeline))
             event = IncidentEvent(event_id=f"{inc_id}:opened", type=EventType.OPENED, incident_id=inc_id, at=now)
             txn.set(self.db.collection("outbox").document(_safe(event.event_id)), _outbox_doc(event))
             return event
@@ -203,7 +256,7 @@ class FirestoreStore:
         return sorted((AlertRecord(**d.to_dict()) for d in query.stream()), key=lambda a: a.first_seen)
 
     def timeline_of(self, incident_id: str, limit: int = 500) -> list[TimelineEntry]:
-        query = self._incident(incident_id).collection("timeline").order_by("at").limit(limit)
+        query = self._incident(incident_id).collection("timeline").order_by("__name__").limit(limit)
         return [TimelineEntry(**d.to_dict()) for d in query.stream()]
 
     def alert_counts(self, incident_id: str) -> tuple[int, int]:
@@ -231,6 +284,11 @@ class FirestoreStore:
         batch.commit()
 
     def claim(self, key: str, now: datetime, lease: timedelta) -> bool:
+        with self._locks(f"claim:{key}"):
+            return self._claim(key, now, lease)
+
+    @retry_contended
+    def _claim(self, key: str, now: datetime, lease: timedelta) -> bool:
         """Take the right to perform a one-time side effect.
 
         True for exactly one caller until the claim completes; a claim whose lease expired
@@ -264,11 +322,17 @@ class FirestoreStore:
         self._incident(incident_id).update({"slack_channel": channel, "slack_ts": ts})
 
     def append_timeline(self, incident_id: str, entry: TimelineEntry) -> None:
-        self._incident(incident_id).collection("timeline").add(_doc(entry))
+        self._timeline_ref(incident_id, entry).create(_doc(entry))
 
     def ping(self) -> None:
         """Cheap round trip used by health checks."""
         self.db.collection("health").document("ping").get(timeout=2)
+
+    def _timeline_ref(self, incident_id: str, entry: TimelineEntry, seq: int = 0) -> firestore.DocumentReference:
+        """Ids sort by time, then by order within one change, so the timeline reads in order by id."""
+        micros = int(entry.at.timestamp() * 1_000_000)
+        doc_id = f"{micros:017d}-{seq:03d}-{uuid.uuid4().hex[:8]}"
+        return self._incident(incident_id).collection("timeline").document(doc_id)
 
     def _incident(self, incident_id: str) -> firestore.DocumentReference:
         return self.db.collection("incidents").document(incident_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent import futures
-
 from google.cloud import pubsub_v1
 
 PUBLISH_TIMEOUT_SECONDS = 10.0
@@ -14,9 +12,10 @@ class PublishError(RuntimeError):
 
 
 class PubSubPublisher:
-    def __init__(self, client: pubsub_v1.PublisherClient, project: str):
+    def __init__(self, client: pubsub_v1.PublisherClient, project: str, timeout: float = PUBLISH_TIMEOUT_SECONDS):
         self.client = client
         self.project = project
+        self.timeout = timeout
 
     def topic_path(self, topic: str) -> str:
         return self.client.topic_path(self.project, topic)
@@ -25,8 +24,8 @@ class PubSubPublisher:
         path = self.topic_path(topic)
         pending = [self.client.publish(path, data, **(attributes or {})) for data in payloads]
         try:
-            return [f.result(timeout=PUBLISH_TIMEOUT_SECONDS) for f in pending]
-        except (futures.TimeoutError, Exception) as exc:  # any failure means "not durably published"
+            return [f.result(timeout=self.timeout) for f in pending]
+        except Exception as exc:  # a timeout or any error means "not durably published"
             for f in pending:
                 f.cancel()
             raise PublishError(f"publish to {topic} failed: {exc}") from exc

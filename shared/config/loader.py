@@ -63,6 +63,8 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError(path, [f"{path}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(path, [f"{path}: cannot be read as UTF-8 text: {exc}"]) from None
 
 
 def _parse(path: Path, text: str) -> tuple[Any, dict[Loc, int]]:
@@ -77,20 +79,27 @@ def _parse(path: Path, text: str) -> tuple[Any, dict[Loc, int]]:
     if not isinstance(data, dict):
         raise PolicyError(path, [f"{path}:1: the policy must be a mapping of sections"])
     lines: dict[Loc, int] = {}
-    _walk(node, (), lines)
+    duplicates: list[str] = []
+    _walk(node, (), lines, duplicates)
+    if duplicates:
+        raise PolicyError(path, [f"{path}:{d}" for d in duplicates])
     return data, lines
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list[str]) -> None:
+    """Record lines; a key given twice is an error (YAML would silently keep the last one)."""
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             child = (*loc, key.value)
+            if child in lines and child != loc:
+                field = ".".join(str(p) for p in child)
+                duplicates.append(f"{key.start_mark.line + 1}: {field}: duplicate key (also on line {lines[child]})")
             lines[child] = key.start_mark.line + 1
-            _walk(value, child, lines)
+            _walk(value, child, lines, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*loc, i), lines)
+            _walk(item, (*loc, i), lines, duplicates)
 
 
 def _describe(path: Path, lines: dict[Loc, int], loc: tuple[Any, ...], msg: str) -> str:

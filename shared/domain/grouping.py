@@ -96,7 +96,8 @@ def decide(
         )
         open_id = "__new__"
 
-    timeline_budget = TIMELINE_ALERT_SAMPLE - state.alerts_in_timeline
+    already_sampled = 0 if decision.create_incident is not None else state.alerts_in_timeline
+    timeline_budget = TIMELINE_ALERT_SAMPLE - already_sampled
     for alert_id, item in latest.items():
         prev = known.get(alert_id)
         record, delta, added = _apply(prev, item, open_id, now)
@@ -110,7 +111,7 @@ def decide(
             decision.timeline.append(_alert_entry(record, now))
 
     if state.open_incident_id and firing and state.incident_severity:
-        worst = max(c.severity for c in firing)
+        worst = max((c.severity for c in firing), key=lambda s: s.rank)
         if worst.rank > state.incident_severity.rank:
             decision.raise_severity_to = worst
             decision.events.append(EventType.SEVERITY_RAISED)
@@ -131,7 +132,7 @@ def decide(
         new_state.incident_severity = decision.raise_severity_to
         changed = True
     in_timeline = TIMELINE_ALERT_SAMPLE - max(timeline_budget, 0)
-    if in_timeline != state.alerts_in_timeline:
+    if in_timeline != already_sampled or in_timeline != state.alerts_in_timeline:
         new_state.alerts_in_timeline = in_timeline
         changed = True
     alerts_moved = decision.added or decision.firing_delta

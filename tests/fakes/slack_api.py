@@ -3,8 +3,9 @@
 Why: production code talks to Slack through ``slack_sdk.WebClient(token=..., base_url=...)``. Pointing that
 client at this server runs the real client code (encoding, headers, retry handlers) unchanged. The server
 checks each request against the documented Web API contract: auth, content types, required arguments, Block
-Kit limits and view limits. It answers violations the way Slack does (HTTP 200, ``{"ok": false, "error": ...}``)
-and also collects them in ``FakeSlack.problems``, so tests can assert that there were none.
+Kit limits and view limits. It answers violations the way Slack does (HTTP 200 with
+``{"ok": false, "error": ...}``) and also collects them in ``FakeSlack.problems``, so tests can assert that
+there were none.
 
 In process::
 
@@ -85,7 +86,12 @@ _NEEDED_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.update": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
     "conversations.create": ("channels:manage", "groups:write"),
-    "conversations.invite": ("channels:manage", "groups:write", "channels:write.invites", "groups:write.invites"),
+    "conversations.invite": (
+        "channels:manage",
+        "groups:write",
+        "channels:write.invites",
+        "groups:write.invites",
+    ),
     "users.info": ("users:read",),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
@@ -207,7 +213,8 @@ class _Checker:
         self.text(parent[key], f"{pointer}/{key}", limit=limit, plain=plain)
 
 
-_SELECTS = frozenset({"static_select", "external_select", "users_select", "conversations_select", "channels_select"})
+_SELECTS = frozenset({"static_select", "external_select", "users_select", "conversations_select"})
+_SELECTS |= {"channels_select"}
 _MULTI_SELECTS = frozenset(f"multi_{name}" for name in _SELECTS)
 _ACTION_ELEMENTS = frozenset(
     {"button", "checkboxes", "datepicker", "datetimepicker", "overflow", "radio_buttons", "timepicker"}
@@ -356,8 +363,10 @@ def _check_input(c: _Checker, block: dict[str, Any], pointer: str) -> None:
         _check_element(c, block["element"], f"{pointer}/element", _INPUT_ELEMENTS)
 
 
-_RICH_CONTAINERS = frozenset({"rich_text_section", "rich_text_list", "rich_text_preformatted", "rich_text_quote"})
-_RICH_LEAVES = frozenset({"text", "emoji", "link", "user", "channel", "usergroup", "broadcast", "date", "color"})
+_RICH_CONTAINERS = frozenset({"rich_text_section", "rich_text_list", "rich_text_preformatted"})
+_RICH_CONTAINERS |= {"rich_text_quote"}
+_RICH_LEAVES = frozenset({"text", "emoji", "link", "user", "channel", "usergroup", "broadcast", "date"})
+_RICH_LEAVES |= {"color"}
 
 
 def _check_rich_elements(c: _Checker, elements: Any, pointer: str, *, depth: int) -> None:
@@ -590,7 +599,8 @@ def parse_request(headers: dict[str, str], query: str, body: bytes) -> _Request:
             except ValueError as exc:
                 raise _SlackFailure("invalid_json", f"body is not valid JSON: {exc}") from exc
             if not isinstance(decoded, dict):
-                raise _SlackFailure("json_not_object", f"JSON body is not an object but {_json_type(decoded)}")
+                kind = _json_type(decoded)
+                raise _SlackFailure("json_not_object", f"JSON body is not an object but {kind}")
             token_in_json = "token" in decoded
             decoded.pop("token", None)  # Slack never reads a token from a JSON body
             params.update(decoded)
@@ -657,7 +667,7 @@ class _Params:
 
 @dataclass
 class Upload:
-    """A file that went through files.getUploadURLExternal, the upload URL and files.completeUploadExternal."""
+    """A file sent the files_upload_v2 way: getUploadURLExternal, POST the bytes, completeUploadExternal."""
 
     file_id: str
     filename: str
@@ -1012,10 +1022,11 @@ class _Workspace:
         if (view_id is None) == (external_id is None):
             raise _invalid_args("exactly one of view_id or external_id is required")
         view = self._view_payload(p)
-        found = next(
-            (v for v in self.views.values() if v["id"] == view_id or (external_id and v["external_id"] == external_id)),
-            None,
-        )
+
+        def wanted(v: dict[str, Any]) -> bool:
+            return v["id"] == view_id or (external_id is not None and v["external_id"] == external_id)
+
+        found = next((v for v in self.views.values() if wanted(v)), None)
         if found is None:
             raise _refused("not_found", f"no view {view_id or external_id!r} was opened")
         expected_hash = p.opt_str("hash")
@@ -1042,7 +1053,8 @@ class _Workspace:
         if p.raw.get("files") is None:
             raise _invalid_args("missing required field: files")
         files = p.structured("files")
-        if not isinstance(files, list) or not files or not all(isinstance(f, dict) and "id" in f for f in files):
+        entries_ok = isinstance(files, list) and all(isinstance(f, dict) and "id" in f for f in files)
+        if not files or not entries_ok:
             raise _invalid_args("files must be a non-empty array of objects with an id [json-pointer:/files]")
         channel = None
         if p.opt_str("channel_id") is not None:
@@ -1064,6 +1076,7 @@ class _Workspace:
             upload.channel_id = channel
             upload.initial_comment = p.opt_str("initial_comment")
             upload.thread_ts = thread_ts
+            file_path = f"{upload.file_id}/{upload.filename}"
             out.append(
                 {
                     "id": upload.file_id,
@@ -1073,8 +1086,8 @@ class _Workspace:
                     "title": upload.title,
                     "user": BOT_USER_ID,
                     "size": len(upload.data or b""),
-                    "url_private": f"https://files.slack.com/files-pri/{TEAM_ID}-{upload.file_id}/{upload.filename}",
-                    "permalink": f"{WORKSPACE_URL}files/{BOT_USER_ID}/{upload.file_id}/{upload.filename}",
+                    "url_private": f"https://files.slack.com/files-pri/{TEAM_ID}-{file_path}",
+                    "permalink": f"{WORKSPACE_URL}files/{BOT_USER_ID}/{file_path}",
                     "channels": [channel] if channel else [],
                 }
             )
@@ -1228,7 +1241,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
             if url.path.startswith(API_PREFIX):
                 method = url.path[len(API_PREFIX) :]
-                status, headers, payload = fake._handle_api(method, dict(self.headers.items()), url.query, body)
+                received = dict(self.headers.items())
+                status, headers, payload = fake._handle_api(method, received, url.query, body)
                 if fake.latency > 0:
                     time.sleep(fake.latency)
                 self._send_json(status, payload, headers)
@@ -1307,7 +1321,8 @@ class FakeSlack:
         self.root_url = f"http://{host}:{port}/"
         self._workspace.upload_base = f"{self.root_url}{UPLOAD_PREFIX.lstrip('/')}"
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._serve, args=(self._server,), name="fake-slack", daemon=True)
+        server = self._server
+        self._thread = threading.Thread(target=self._serve, args=(server,), name="fake-slack", daemon=True)
         self._thread.start()
         return self
 
@@ -1402,15 +1417,19 @@ class FakeSlack:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                matching = [c for c in self._calls if c.method == method and (predicate is None or predicate(c))]
+                matching = [c for c in self._calls if c.method == method]
+                if predicate is not None:
+                    matching = [c for c in matching if predicate(c)]
                 if len(matching) >= count:
                     return matching
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    seen = ", ".join(f"{c.method}({c.error or c.status})" for c in self._calls[-20:]) or "none"
+                    recent = self._calls[-20:]
+                    seen = ", ".join(f"{c.method}({c.error or c.status})" for c in recent) or "none"
+                    matched = " matching the predicate" if predicate else ""
                     raise AssertionError(
-                        f"expected {count} call(s) to {method}{' matching the predicate' if predicate else ''} "
-                        f"within {timeout}s, got {len(matching)}; last calls: {seen}; problems: {self._problems}"
+                        f"expected {count} call(s) to {method}{matched} within {timeout}s, "
+                        f"got {len(matching)}; last calls: {seen}; problems: {self._problems}"
                     )
                 self._cond.wait(remaining)
 
@@ -1437,7 +1456,8 @@ class FakeSlack:
         """Make the next ``n`` calls to ``method`` fail: HTTP 429 ``ratelimited`` with Retry-After (default),
         another HTTP status, or, when ``error`` is given, HTTP 200 ``{"ok": false, "error": error}``."""
         if method not in self._workspace.methods:
-            raise ValueError(f"FakeSlack does not implement {method!r}; known: {sorted(self._workspace.methods)}")
+            known = sorted(self._workspace.methods)
+            raise ValueError(f"FakeSlack does not implement {method!r}; known: {known}")
         with self._cond:
             self._faults.setdefault(method, []).append(_Fault(n, status, retry_after, error))
 
@@ -1497,8 +1517,10 @@ class FakeSlack:
         if handler is None:
             raise _SlackFailure("unknown_method", f"{method!r} is not a Web API method this fake implements")
         if request.token is None:
-            hint = "a token in a JSON body is ignored; send Authorization: Bearer" if request.token_in_json else ""
-            raise _SlackFailure("not_authed", hint or "no token in Authorization header or token field")
+            hint = "no token in Authorization header or token field"
+            if request.token_in_json:
+                hint = "a token in a JSON body is ignored; send Authorization: Bearer"
+            raise _SlackFailure("not_authed", hint)
         if request.token != self.token:
             raise _SlackFailure("invalid_auth", "token does not match FakeSlack.token")
         needed = _NEEDED_SCOPES.get(method, ())
@@ -1516,9 +1538,8 @@ class FakeSlack:
                 self._problems.append(f"upload: POST to an upload URL that was never issued ({file_id})")
                 return 404, "Not Found"
             if len(body) != upload.length:
-                self._problems.append(
-                    f"upload: {file_id} got {len(body)} bytes but files.getUploadURLExternal declared {upload.length}"
-                )
+                declared = upload.length
+                self._problems.append(f"upload: {file_id} got {len(body)} bytes, declared length {declared}")
             upload.data = body
         return 200, f"OK - {len(body)}"
 

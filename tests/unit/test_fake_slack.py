@@ -61,7 +61,7 @@ def incident_blocks() -> list:
         ActionsBlock(
             block_id="inc_actions",
             elements=[
-                ButtonElement(text="Acknowledge", action_id="incident_ack", value="INC-0142", style="primary"),
+                ButtonElement(text="Ack", action_id="incident_ack", value="INC-0142", style="primary"),
                 ButtonElement(text="Resolve", action_id="incident_resolve", value="INC-0142"),
             ],
         ),
@@ -72,7 +72,8 @@ def incident_blocks() -> list:
 
 
 def test_post_message_with_block_kit_models(slack: FakeSlack, client: WebClient) -> None:
-    response = client.chat_postMessage(channel="C07INC0142", text="SEV2: checkout 5xx", blocks=incident_blocks())
+    text = "SEV2: checkout 5xx"
+    response = client.chat_postMessage(channel="C07INC0142", text=text, blocks=incident_blocks())
 
     assert response["ok"] is True
     assert response["channel"] == "C07INC0142"
@@ -132,7 +133,8 @@ def test_too_many_blocks_are_invalid_blocks(slack: FakeSlack, client: WebClient)
 
     body = info.value.response.data
     assert body["ok"] is False and body["error"] == "invalid_blocks"
-    assert body["response_metadata"]["messages"] == ["[ERROR] no more than 50 items allowed [json-pointer:/blocks]"]
+    expected = "[ERROR] no more than 50 items allowed [json-pointer:/blocks]"
+    assert body["response_metadata"]["messages"] == [expected]
     assert len(slack.problems) == 1 and "invalid_blocks" in slack.problems[0]
 
 
@@ -263,7 +265,10 @@ def test_json_body_with_form_content_type_is_an_error(slack: FakeSlack) -> None:
     body = requests.post(
         f"{slack.base_url}chat.postMessage",
         data=json.dumps({"channel": "C1", "text": "x"}),
-        headers={"Authorization": f"Bearer {slack.token}", "Content-Type": "application/x-www-form-urlencoded"},
+        headers={
+            "Authorization": f"Bearer {slack.token}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
         timeout=5,
     ).json()
     assert body == {"ok": False, "error": "invalid_form_data"}
@@ -292,11 +297,13 @@ def test_unknown_method(slack: FakeSlack, client: WebClient) -> None:
 def test_views_open_and_update(slack: FakeSlack, client: WebClient) -> None:
     view = {"type": "modal", "title": {"type": "plain_text", "text": "Declare incident"}, "blocks": []}
     opened = client.views_open(trigger_id="13345224609.738474920.8088930838d88f008e0", view=view)
-    updated = client.views_update(view_id=opened["view"]["id"], view={**view, "blocks": [DividerBlock().to_dict()]})
+    blocks = [DividerBlock().to_dict()]
+    updated = client.views_update(view_id=opened["view"]["id"], view={**view, "blocks": blocks})
     assert updated["view"]["id"] == opened["view"]["id"]
 
     with pytest.raises(SlackApiError) as info:
-        client.views_open(trigger_id="1.2.abc", view={**view, "title": {"type": "plain_text", "text": "t" * 25}})
+        long_title = {"type": "plain_text", "text": "t" * 25}
+        client.views_open(trigger_id="1.2.abc", view={**view, "title": long_title})
     assert info.value.response["error"] == "invalid_arguments"
     assert "json-pointer:/view/title/text" in info.value.response["response_metadata"]["messages"][0]
 
@@ -311,10 +318,15 @@ def test_misc_methods_and_file_upload(slack: FakeSlack, client: WebClient) -> No
     assert client.reactions_add(channel="C1", name="eyes", timestamp=posted["ts"])["ok"] is True
     assert client.chat_postEphemeral(channel="C1", user="U024BE7LH", text="only you")["ok"] is True
 
-    result = client.files_upload_v2(channel="C1", content="timeline", filename="timeline.txt", title="Timeline")
+    result = client.files_upload_v2(channel="C1", content="timeline", filename="t.txt", title="Timeline")
 
     (upload,) = slack.uploads.values()
-    assert (upload.data, upload.title, upload.channel_id, upload.completed) == (b"timeline", "Timeline", "C1", True)
+    assert (upload.data, upload.title, upload.channel_id, upload.completed) == (
+        b"timeline",
+        "Timeline",
+        "C1",
+        True,
+    )
     assert result["file"]["id"] == upload.file_id
     assert slack.problems == []
 
@@ -326,7 +338,12 @@ def test_misc_methods_and_file_upload(slack: FakeSlack, client: WebClient) -> No
         ([{"type": "section", "text": {"type": "mrkdwn", "text": "s" * 3001}}], "/blocks/0/text/text"),
         ([{"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}], "/blocks/0/fields"),
         (
-            [{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b"}}]}],
+            [
+                {
+                    "type": "actions",
+                    "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b"}}],
+                }
+            ],
             "missing required field: action_id",
         ),
         ([{"type": "actions", "elements": [{"type": "divider"}]}], "/blocks/0/elements/0/type"),
@@ -360,7 +377,7 @@ def test_wait_for_blocks_until_calls_arrive(slack: FakeSlack, client: WebClient)
             client.chat_postMessage(channel="C1", text=text)
 
     threading.Thread(target=post_later, daemon=True).start()
-    calls = slack.wait_for("chat.postMessage", count=1, predicate=lambda c: c.params.get("text") == "b", timeout=5)
+    calls = slack.wait_for("chat.postMessage", predicate=lambda c: c.params.get("text") == "b", timeout=5)
     assert calls[0].params["text"] == "b"
 
     with pytest.raises(AssertionError, match="expected 3 call"):
@@ -389,7 +406,8 @@ def test_module_mode_serves_calls_and_reset() -> None:
 
         with urlopen(f"{root}_calls", timeout=5) as response:
             calls = json.load(response)
-        assert [(c["method"], c["params"]["text"], c["ok"]) for c in calls] == [("chat.postMessage", "hello", True)]
+        summary = [(c["method"], c["params"]["text"], c["ok"]) for c in calls]
+        assert summary == [("chat.postMessage", "hello", True)]
         assert isinstance(calls[0]["received_at"], float)
 
         with urlopen(Request(f"{root}_reset", method="POST"), timeout=5) as response:

@@ -167,7 +167,7 @@ def _fingerprint(service: str | None, error: str, body: str, what: str) -> str:
     """Service + exception.type, else service + the body's first line with numbers/ids stripped."""
     if error:
         return stable_hash(SOURCE, service or "", "exception", error)
-    return stable_hash(SOURCE, service or "", "message", error_shape(first_line(body) or what)[:1000])
+    return stable_hash(SOURCE, service or "", "message", error_shape((first_line(body) or what)[:1000]))
 
 
 def _time(record: dict[str, Any], path: str) -> datetime | None:
