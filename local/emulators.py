@@ -47,6 +47,9 @@ class Emulator:
 
     def start(self) -> None:
         kill_stale(self.pid_file)
+        deadline = time.monotonic() + 10
+        while port_in_use(self.port) and time.monotonic() < deadline:  # a killed server may take a moment
+            time.sleep(0.2)
         if port_in_use(self.port):
             raise StackError(f"{self.name}: port {self.port} is in use by another program; stop it or choose "
                              f"another port (see the README's environment variables)")
@@ -122,13 +125,13 @@ def kill_stale(pid_file: Path) -> None:
 
 
 def port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
+    """Something is listening there. (A bind test would also trip over closing connections of a
+    just-killed process, which do not stop a server from binding with SO_REUSEADDR.)"""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
-    return False
+    except OSError:
+        return False
 
 
 def free_port() -> int:

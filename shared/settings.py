@@ -27,6 +27,7 @@ class Settings:
     tasks_service_account: str | None
     max_body_bytes: int
     publish_timeout: float
+    alert_expiry_grace: float
 
     @property
     def local(self) -> bool:
@@ -61,6 +62,7 @@ def settings() -> Settings:
         tasks_service_account=_env("TASKS_SERVICE_ACCOUNT"),
         max_body_bytes=int(_env("MAX_BODY_BYTES") or 1_048_576),
         publish_timeout=float(_env("PUBLISH_TIMEOUT_SECONDS") or 10),
+        alert_expiry_grace=float(_env("ALERT_EXPIRY_GRACE_SECONDS") or 30),
     )
 
 

@@ -14,11 +14,15 @@ from shared.domain.model import Alert, AlertStatus
 from shared.domain.ports import IncidentStore, Publisher
 from shared.handlers.events import flush_pending, publish_events
 from shared.log import get_logger
+from shared.settings import settings
 
 log = get_logger("alerts")
 
-# An alert whose endsAt passed without a re-send is resolved this long after endsAt.
-EXPIRY_GRACE = timedelta(seconds=30)
+
+
+def expiry_grace() -> timedelta:
+    """An alert whose endsAt passed without a re-send is resolved this long after endsAt."""
+    return timedelta(seconds=settings().alert_expiry_grace)
 
 
 @dataclass
@@ -61,13 +65,13 @@ def process_alerts(
         if schedule_expiry is not None and outcome.writes:
             for item in batch:
                 if item.alert.status is AlertStatus.FIRING and item.alert.ends_at and item.alert.ends_at > now:
-                    schedule_expiry(item.alert, item.alert.ends_at + EXPIRY_GRACE)
+                    schedule_expiry(item.alert, item.alert.ends_at + expiry_grace())
     return result
 
 
 def expired_copy(record: AlertRecord, now: datetime) -> Alert | None:
     """The resolved copy of an alert whose endsAt passed without a re-send; None if it was re-sent."""
-    if record.status is not AlertStatus.FIRING or record.ends_at is None or record.ends_at + EXPIRY_GRACE > now:
+    if record.status is not AlertStatus.FIRING or record.ends_at is None or record.ends_at + expiry_grace() > now:
         return None
     return Alert(
         source=record.source, fingerprint=record.fingerprint, status=AlertStatus.RESOLVED, title=record.title,
