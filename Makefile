@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 TASKS_VENV := .venv-tasks
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test unit integration e2e lint check-config check-domain bench reset clean requirements
+.PHONY: run test unit integration e2e lint check-config check-domain bench reset clean requirements install alertmanager
 
 # ---- set-up -------------------------------------------------------------------------------------
 $(VENV)/.installed: pyproject.toml
@@ -21,6 +21,14 @@ $(TASKS_VENV)/.installed:
 	$(TASKS_VENV)/bin/pip --disable-pip-version-check -q install gcloud-tasks-emulator==0.6.2 \
 		2> >(grep -v "^WARNING: Location" >&2)
 	touch $@
+
+# The e2e tests drive a real Alertmanager (Debian's package); installed once, as root, if missing.
+ALERTMANAGER := $(shell command -v prometheus-alertmanager || command -v alertmanager)
+alertmanager:
+ifeq ($(ALERTMANAGER),)
+	@echo "installing prometheus-alertmanager (Debian package) for the e2e tests"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null
+endif
 
 install: $(VENV)/.installed $(TASKS_VENV)/.installed
 
@@ -53,10 +61,10 @@ unit: install
 integration: install
 	$(PYTEST) tests/integration -q
 
-e2e: install
+e2e: install alertmanager
 	$(PYTEST) tests/e2e -q
 
-test: install lint check-config
+test: install alertmanager lint check-config
 	$(PYTEST) tests -q
 
 bench: install
