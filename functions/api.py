@@ -13,7 +13,7 @@ from shared.api_models import IncidentDetail, IncidentList, ManualReport, openap
 from shared.config.loader import current_policy
 from shared.domain.incident import IncidentStatus
 from shared.domain.model import Severity
-from shared.handlers.reports import UnknownType, report_incident
+from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.settings import settings
 from shared.web import HttpError, guarded, json_response, parse_json, read_body, require_token
 
@@ -71,6 +71,9 @@ def create_incident(request: flask.Request) -> flask.Response:
                                       store=bootstrap.store(), publisher=bootstrap.publisher(), now=datetime.now(UTC))
     except UnknownType as exc:
         raise HttpError(400, "invalid_field", str(exc), field="type") from None
+    except NotAnnounced as exc:
+        raise HttpError(503, "publish_failed", f"{exc.incident_id} is recorded but nobody is paged yet; retry "
+                        "with the same Idempotency-Key", headers={"Retry-After": "5"}) from None
     detail = incident_detail(incident_id)
     return json_response(detail.model_dump(mode="json"), 201,
                          {"Location": f"{settings().function_url('api')}/incidents/{incident_id}"})

@@ -6,7 +6,6 @@ publisher is down so the sender retries; 4xx naming the problem for bad input.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import hmac
 import time
@@ -74,12 +73,7 @@ def decode_payload(request: flask.Request, source: str, body: bytes) -> object:
     """JSON for every source; Uptime Kuma may also send form-data or a GET query; OTLP may be gzipped."""
     encoding = (request.headers.get("Content-Encoding") or "").lower()
     if encoding in ("gzip", "deflate"):
-        try:
-            body = gzip.decompress(body) if encoding == "gzip" else zlib.decompress(body)
-        except (OSError, zlib.error, EOFError) as exc:
-            raise HttpError(400, "invalid_encoding", f"body is not valid {encoding}: {exc}") from None
-        if len(body) > settings().max_body_bytes * 8:
-            raise HttpError(413, "payload_too_large", "decompressed body is over the limit")
+        body = inflate(body, encoding, settings().max_body_bytes * 8)
     content_type = (request.mimetype or "").lower()
     if source == "otel" and content_type == "application/x-protobuf":
         raise HttpError(415, "unsupported_media_type", "send OTLP/HTTP as JSON (encoding: json in the exporter)")
@@ -91,6 +85,21 @@ def decode_payload(request: flask.Request, source: str, body: bytes) -> object:
                 return parse_json(request.form["data"].encode())
             return _uptime_kuma_fields(request.form)
     return parse_json(body)
+
+
+def inflate(body: bytes, encoding: str, limit: int) -> bytes:
+    """Decompress at most `limit` bytes: a small compressed body must not become a huge one in memory."""
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise HttpError(400, "invalid_encoding", f"body is not valid {encoding}: {exc}") from None
+    if len(out) > limit:
+        raise HttpError(413, "payload_too_large", f"decompressed body is over the limit of {limit} bytes")
+    if not inflater.eof:
+        raise HttpError(400, "invalid_encoding", f"body is a truncated {encoding} stream")
+    return out
 
 
 def _uptime_kuma_fields(fields: object) -> dict[str, object]:

@@ -33,13 +33,19 @@ def decode_event(data: bytes) -> IncidentEvent:
 
 
 def pubsub_data(cloud_event: Any) -> bytes:
-    """The published bytes inside an Eventarc / push MessagePublishedData CloudEvent."""
-    message = (cloud_event.data or {}).get("message") or {}
+    """The published bytes inside an Eventarc / push MessagePublishedData CloudEvent (ValueError if none)."""
+    data = cloud_event.data
+    message = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(message, dict):
+        raise ValueError("the CloudEvent carries no Pub/Sub message object")
     return base64.b64decode(message.get("data") or b"")
 
 
 def message_id(cloud_event: Any) -> str:
-    message = (cloud_event.data or {}).get("message") or {}
+    data = cloud_event.data
+    message = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(message, dict):
+        return str(cloud_event["id"])
     return str(message.get("messageId") or message.get("message_id") or cloud_event["id"])
 
 

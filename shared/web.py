@@ -86,12 +86,23 @@ def read_body(request: flask.Request, limit: int | None = None) -> bytes:
 
 
 def parse_json(data: bytes) -> Any:
+    """Valid JSON of valid Unicode, or a 400 (never a 500: recursion, huge numbers, lone surrogates)."""
     if not data.strip():
         raise HttpError(400, "invalid_json", "the body is empty")
     try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = json.loads(data)
+    except RecursionError:
+        raise HttpError(400, "invalid_json", "the body is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, integers over the digit limit
         raise HttpError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise HttpError(400, "invalid_json", "the body contains text that is not valid Unicode "
+                                             "(a lone surrogate)") from None
+    except RecursionError:
+        raise HttpError(400, "invalid_json", "the body is nested too deeply") from None
+    return value
 
 
 def presented_token(request: flask.Request, *, allow_query: bool = True) -> str | None:

@@ -10,11 +10,19 @@ from shared.config.policy import Policy
 from shared.domain.classification import classify
 from shared.domain.model import Alert, AlertStatus
 from shared.domain.ports import IncidentStore, Publisher
-from shared.handlers.events import publish_events
+from shared.handlers.events import flush_pending, publish_events
 
 
 class UnknownType(ValueError):
     pass
+
+
+class NotAnnounced(RuntimeError):
+    """The incident is stored but its events are not yet published (they wait in the outbox)."""
+
+    def __init__(self, incident_id: str):
+        super().__init__(incident_id)
+        self.incident_id = incident_id
 
 
 def report_incident(report: ManualReport, *, idempotency_key: str | None, policy: Policy,
@@ -33,5 +41,11 @@ def report_incident(report: ManualReport, *, idempotency_key: str | None, policy
     itype = report.type or item.type
     item = item.model_copy(update={"type": itype, "group_key": f"{itype}|manual={fingerprint}"})
     outcome = store.record_alerts([item], now)
-    publish_events(outcome.events, store, publisher)
+    try:
+        if outcome.events:
+            publish_events(outcome.events, store, publisher)
+        else:
+            flush_pending(outcome.incident_id, store, publisher)  # a retry after a failed publish
+    except Exception as exc:
+        raise NotAnnounced(outcome.incident_id) from exc
     return outcome.incident_id

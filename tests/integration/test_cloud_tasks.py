@@ -14,12 +14,16 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from werkzeug.serving import make_server
 
 from local.resources import create_queues
 from shared import bootstrap
 from shared.adapters.cloud_tasks import task_id
+from shared.domain.model import Alert, AlertStatus
+from shared.handlers.timers import schedule_alert_expiry
 from shared.settings import settings
 from shared.topology import QUEUE_TIMERS
+from tests.integration.helpers import function_app, set_env
 
 pytestmark = pytest.mark.integration
 
@@ -152,12 +156,6 @@ class Recorder:
 
 def test_an_alert_expiry_timer_reaches_the_tasks_function_which_accepts_it(project, queues, monkeypatch):
     """The production path: schedule_alert_expiry -> emulator -> `tasks` served by functions-framework."""
-    from werkzeug.serving import make_server
-
-    from shared.domain.model import Alert, AlertStatus
-    from shared.handlers.timers import schedule_alert_expiry
-    from tests.integration.helpers import function_app, set_env
-
     recorder = Recorder(function_app("tasks"))
     server = make_server("127.0.0.1", 0, recorder, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
