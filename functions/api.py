@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 
 import flask
 from pydantic import ValidationError
 
 from shared import bootstrap
-from shared.api_models import IncidentDetail, IncidentList, ManualReport, openapi_document
+from shared.api_models import ActionRequest, IncidentDetail, IncidentList, ManualReport, openapi_document
 from shared.config.loader import current_policy
+from shared.domain.actions import Refused
+from shared.domain.commands import Action, Actor, Command
 from shared.domain.incident import IncidentStatus
 from shared.domain.model import Severity
+from shared.handlers.escalation import apply
 from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.settings import settings
 from shared.web import HttpError, guarded, json_response, parse_json, read_body, require_token
 
 INCIDENT_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})$")
+ACTION_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/(?P<action>[a-z]+)$")
 
 
 @guarded
@@ -35,6 +40,9 @@ def api(request: flask.Request) -> flask.Response:
     match = INCIDENT_PATH.match(path)
     if match and request.method == "GET":
         return json_response(incident_detail(match["id"]).model_dump(mode="json"))
+    match = ACTION_PATH.match(path)
+    if match and request.method == "POST":
+        return incident_action(request, match["id"], match["action"])
     raise HttpError(404, "not_found", f"no route {request.method} {path}")
 
 
@@ -55,13 +63,7 @@ def list_incidents(request: flask.Request) -> flask.Response:
 
 
 def create_incident(request: flask.Request) -> flask.Response:
-    data = parse_json(read_body(request))
-    try:
-        report = ManualReport.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        raise HttpError(400, "invalid_field", err["msg"], field=field) from None
+    report = _validated(ManualReport, parse_json(read_body(request)))
     key = request.headers.get("Idempotency-Key")
     if key is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]{8,128}", key):
         raise HttpError(400, "invalid_header", "Idempotency-Key must be 8-128 of [A-Za-z0-9_.:-]",
@@ -77,6 +79,37 @@ def create_incident(request: flask.Request) -> flask.Response:
     detail = incident_detail(incident_id)
     return json_response(detail.model_dump(mode="json"), 201,
                          {"Location": f"{settings().function_url('api')}/incidents/{incident_id}"})
+
+
+def incident_action(request: flask.Request, incident_id: str, action_name: str) -> flask.Response:
+    try:
+        action = Action(action_name)
+    except ValueError:
+        raise HttpError(404, "not_found", f"no action {action_name!r}; use one of "
+                        f"{', '.join(a.value for a in Action)}") from None
+    body = _validated(ActionRequest, parse_json(read_body(request)))
+    now = datetime.now(UTC)
+    command = Command(command_id=request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4().hex}",
+                      incident_id=incident_id, action=action, at=now,
+                      actor=Actor(kind="api", id=body.actor, name=body.actor), owner=body.owner,
+                      severity=body.severity, summary=body.summary, note=body.note)
+    try:
+        apply(command, policy=current_policy(), store=bootstrap.store(), publisher=bootstrap.publisher(),
+              chat=bootstrap.chat(), scheduler=bootstrap.scheduler(), now=now)
+    except LookupError:
+        raise HttpError(404, "not_found", f"no incident {incident_id}") from None
+    except Refused as exc:
+        raise HttpError(exc.status, exc.reason, str(exc)) from None
+    return json_response(incident_detail(incident_id).model_dump(mode="json"))
+
+
+def _validated(model, data):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        raise HttpError(400, "invalid_field", err["msg"], field=field) from None
 
 
 def incident_detail(incident_id: str) -> IncidentDetail:

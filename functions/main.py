@@ -5,8 +5,10 @@ Every module imports its clients lazily (shared.bootstrap), so loading this file
 
 from functions.api import api
 from functions.classify import classify
+from functions.commands import commands
+from functions.escalate import escalate
 from functions.ingest import ingest
 from functions.notify import notify
 from functions.tasks import tasks
 
-__all__ = ["api", "classify", "ingest", "notify", "tasks"]
+__all__ = ["api", "classify", "commands", "escalate", "ingest", "notify", "tasks"]

@@ -9,6 +9,7 @@ import flask
 from shared import bootstrap
 from shared.config.loader import current_policy
 from shared.handlers.alerts import expired_copy, process_alerts
+from shared.handlers.escalation import reconcile, run_due_step
 from shared.log import get_logger
 from shared.settings import settings
 from shared.web import HttpError, guarded, json_response, parse_json, read_body
@@ -45,7 +46,28 @@ def alert_expiry(body: dict, now: datetime) -> dict:
     return {"result": "resolved", "alert_id": alert_id}
 
 
-HANDLERS = {"alert-expiry": alert_expiry}
+def escalate(body: dict, now: datetime) -> dict:
+    """One escalation step; acts only if the step named is still active and due (duplicates do nothing)."""
+    incident_id, step = body.get("incident_id"), body.get("step")
+    if not isinstance(incident_id, str):
+        raise HttpError(400, "invalid_payload", "incident_id must be a string", field="incident_id")
+    if not isinstance(step, int) or isinstance(step, bool):
+        raise HttpError(400, "invalid_payload", "step must be a whole number", field="step")
+    try:
+        result = run_due_step(incident_id, step, store=bootstrap.store(), publisher=bootstrap.publisher(),
+                              chat=bootstrap.chat(), scheduler=bootstrap.scheduler(), now=now)
+    except LookupError:
+        return {"result": "unknown_incident"}
+    return {"result": result, "incident_id": incident_id, "step": step}
+
+
+def reconcile_now(body: dict, now: datetime) -> dict:
+    """Run every few minutes (Cloud Scheduler in production, the local stack's loop locally)."""
+    return reconcile(store=bootstrap.store(), publisher=bootstrap.publisher(), chat=bootstrap.chat(),
+                     scheduler=bootstrap.scheduler(), now=now)
+
+
+HANDLERS = {"alert-expiry": alert_expiry, "escalate": escalate, "reconcile": reconcile_now}
 
 
 def verify_cloud_tasks_caller(request: flask.Request) -> None:
@@ -55,8 +77,8 @@ def verify_cloud_tasks_caller(request: flask.Request) -> None:
     """
     cfg = settings()
     if cfg.local:
-        if not request.headers.get("X-CloudTasks-QueueName"):
-            raise HttpError(401, "unauthenticated", "task callbacks come from Cloud Tasks only")
+        if not (request.headers.get("X-CloudTasks-QueueName") or request.headers.get("X-CloudScheduler")):
+            raise HttpError(401, "unauthenticated", "task callbacks come from Cloud Tasks or Cloud Scheduler only")
         return
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):

@@ -149,7 +149,12 @@ class Stack:
 
     def wait(self) -> None:
         next_export = time.monotonic() + EXPORT_EVERY_SECONDS
+        reconcile_every = float(os.environ.get("RECONCILE_EVERY_SECONDS", 60))
+        next_reconcile = time.monotonic() + reconcile_every
         while not self._stopping.wait(1.0):
+            if time.monotonic() > next_reconcile:  # what Cloud Scheduler does in production
+                self._reconcile()
+                next_reconcile = time.monotonic() + reconcile_every
             for emulator in self.emulators:
                 if not emulator.alive():
                     print(f"\n{emulator.name} emulator stopped unexpectedly:\n{emulator.tail()}", file=sys.stderr)
@@ -157,6 +162,18 @@ class Stack:
             if self.config.persist and time.monotonic() > next_export:
                 self._export()
                 next_export = time.monotonic() + EXPORT_EVERY_SECONDS
+
+    def _reconcile(self) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(  # noqa: S310 (loopback only)
+            f"{self.config.base_url}/tasks/reconcile", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json", "X-CloudScheduler": "true"})
+        try:
+            with urllib.request.urlopen(request, timeout=30):  # noqa: S310 (loopback only)
+                pass
+        except OSError as exc:
+            print(f"reconciler call failed: {exc}", file=sys.stderr)
 
     def request_stop(self, *_: object) -> None:
         self._stopping.set()

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
+from shared.domain.commands import Action
 from shared.domain.grouping import AlertRecord
 from shared.domain.incident import Incident, TimelineEntry
 from shared.domain.model import Severity
@@ -23,6 +24,18 @@ class ManualReport(BaseModel):
     type: str | None = Field(default=None, description="incident type from the policy, e.g. system_alert")
     service: str | None = Field(default=None, max_length=100)
     reporter: str = Field(min_length=1, max_length=200, description="who reports it (name, email or Slack id)")
+
+
+class ActionRequest(BaseModel):
+    """Body of POST /incidents/<id>/{acknowledge,assign,severity,resolve,escalate}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(min_length=1, max_length=200, description="who does it (name or email), for the timeline")
+    owner: str | None = Field(default=None, description="assign: person id, email or Slack user id")
+    severity: Severity | None = Field(default=None, description="severity: the new level")
+    summary: str | None = Field(default=None, max_length=5000, description="resolve: the resolution summary")
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class IncidentDetail(BaseModel):
@@ -46,7 +59,7 @@ class ApiError(BaseModel):
 
 def openapi_document(base_url: str) -> dict[str, Any]:
     _, schemas = models_json_schema(
-        [(m, "validation") for m in (ManualReport, IncidentDetail, IncidentList, ApiError)],
+        [(m, "validation") for m in (ManualReport, ActionRequest, IncidentDetail, IncidentList, ApiError)],
         ref_template="#/components/schemas/{model}",
     )
 
@@ -80,6 +93,18 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                          "requestBody": {"required": True,
                                          "content": {"application/json": {"schema": ref("ManualReport")}}},
                          "responses": responses(201, "IncidentDetail", "the incident")},
+            },
+            "/incidents/{incident_id}/{action}": {
+                "post": {"summary": "Acknowledge, assign, change severity, resolve or escalate",
+                         "parameters": [
+                             {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                             {"name": "action", "in": "path", "required": True,
+                              "schema": {"type": "string", "enum": [a.value for a in Action]}}],
+                         "requestBody": {"required": True,
+                                         "content": {"application/json": {"schema": ref("ActionRequest")}}},
+                         "responses": {**responses(200, "IncidentDetail", "the incident after the action"),
+                                       "403": {"description": "the actor may not do this"},
+                                       "409": {"description": "not possible in the incident's state"}}},
             },
             "/incidents/{incident_id}": {
                 "get": {"summary": "One incident with its alerts and timeline",

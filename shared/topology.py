@@ -28,8 +28,9 @@ class Function:
 
 TOPIC_ALERTS = "alerts"
 TOPIC_INCIDENT_EVENTS = "incident-events"
+TOPIC_COMMANDS = "commands"
 
-TOPICS: tuple[str, ...] = (TOPIC_ALERTS, TOPIC_INCIDENT_EVENTS)
+TOPICS: tuple[str, ...] = (TOPIC_ALERTS, TOPIC_INCIDENT_EVENTS, TOPIC_COMMANDS)
 
 QUEUE_TIMERS = "incident-timers"
 QUEUES: tuple[str, ...] = (QUEUE_TIMERS,)
@@ -40,6 +41,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("tasks", "http"),
     Function("classify", "topic", topic=TOPIC_ALERTS),
     Function("notify", "topic", topic=TOPIC_INCIDENT_EVENTS),
+    Function("escalate", "topic", topic=TOPIC_INCIDENT_EVENTS),
+    Function("commands", "topic", topic=TOPIC_COMMANDS),
 )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,9 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.config.policy import Policy
+from shared.domain.actions import Change, escalation_fields, start_escalation
 from shared.domain.classification import Classified, group_id
+from shared.domain.escalation import Page, replan
 from shared.domain.grouping import AlertRecord, GroupState, decide, on_all_alerts_resolved
 from shared.domain.incident import (
     EventType,
@@ -78,17 +81,21 @@ class FirestoreStore:
         self.db = client
         self._locks = KeyedLocks()
 
-    def record_alerts(self, batch: list[Classified], now: datetime) -> GroupOutcome:
-        """Serialised per group in this instance; new incidents serialised (they share the sequence)."""
+    def record_alerts(self, batch: list[Classified], now: datetime, policy: Policy | None = None) -> GroupOutcome:
+        """Serialised per group in this instance; new incidents serialised (they share the sequence).
+
+        With a policy, a new incident's escalation starts in the same transaction (plan frozen, first pages
+        in the outbox), and a severity raised by an alert re-plans it.
+        """
         group = self.db.collection("groups").document(batch[0].group_id).get()
         opening = not (group.exists and group.get("open_incident_id"))
         with self._locks("new-incident" if opening else f"group:{batch[0].group_id}"):
-            return self._record_alerts(batch, now)
+            return self._record_alerts(batch, now, policy)
 
     # ---- grouping ------------------------------------------------------------------------------
 
     @retry_contended
-    def _record_alerts(self, batch: list[Classified], now: datetime) -> GroupOutcome:
+    def _record_alerts(self, batch: list[Classified], now: datetime, policy: Policy | None) -> GroupOutcome:
         """One transaction per group: read group + known alerts, decide, write.
 
         Idempotency key: the alert id (source + fingerprint); a redelivered batch decides "no change".
@@ -117,7 +124,12 @@ class FirestoreStore:
             if decision.create_incident is not None:
                 inc_id, number = self._next_incident_id(txn, now)
                 incident = decision.create_incident.model_copy(update={"id": inc_id, "number": number})
-                txn.create(self._incident(inc_id), _doc(incident))
+                doc = _doc(incident)
+                if policy is not None:
+                    start = start_escalation(policy, incident.type, incident.severity, now)
+                    doc |= start.updates
+                    writes += self._write_pages(txn, inc_id, start.pages, now)
+                txn.create(self._incident(inc_id), doc)
                 writes += 2
                 created = True
             for record in decision.alert_writes:
@@ -131,7 +143,16 @@ class FirestoreStore:
                                 "total": firestore.Increment(decision.added)}, merge=True)
                 writes += 1
             if decision.raise_severity_to and inc_id:
-                txn.update(self._incident(inc_id), {"severity": decision.raise_severity_to.value, "updated_at": now})
+                update: dict[str, Any] = {"severity": decision.raise_severity_to.value, "updated_at": now}
+                current = self._incident(inc_id).get(transaction=txn) if policy is not None else None
+                if current is not None and current.exists:
+                    incident = Incident(**current.to_dict())
+                    if incident.escalation is not None and incident.status is IncidentStatus.OPEN:
+                        step = replan(policy, incident.escalation, incident.type, incident.severity,
+                                      decision.raise_severity_to, now)
+                        update |= escalation_fields(step.state)
+                        writes += self._write_pages(txn, inc_id, step.pages, now)
+                txn.update(self._incident(inc_id), update)
                 writes += 1
             if decision.group is not None:
                 state = decision.group
@@ -200,6 +221,90 @@ class FirestoreStore:
             return [event]
 
         return run(self.db.transaction(max_attempts=TXN_ATTEMPTS))
+
+    # ---- changes to one incident (commands, escalation steps) ----------------------------------
+
+    def change_incident(self, incident_id: str, decide_change: Callable[[Incident], Change | None],
+                        now: datetime) -> tuple[Change | None, list[IncidentEvent]]:
+        """Read the incident, ask what changes, write it with its timeline, events and pages: one transaction.
+
+        Idempotency: `decide_change` sees the state as committed, so a repeated command or step finds nothing
+        left to do (a step names its number; a command on a state it already produced changes nothing).
+        """
+        with self._locks(f"incident:{incident_id}"):
+            return self._change_incident(incident_id, decide_change, now)
+
+    @retry_contended
+    def _change_incident(self, incident_id: str, decide_change: Callable[[Incident], Change | None],
+                         now: datetime) -> tuple[Change | None, list[IncidentEvent]]:
+        ref = self._incident(incident_id)
+
+        @firestore.transactional
+        def run(txn: firestore.Transaction) -> tuple[Change | None, list[IncidentEvent]]:
+            snap = ref.get(transaction=txn)
+            if not snap.exists:
+                raise LookupError(incident_id)
+            incident = Incident(**snap.to_dict())
+            change = decide_change(incident)
+            if change is None or not (change.updates or change.timeline or change.pages):
+                return change, []
+            if change.updates:
+                txn.update(ref, change.updates)
+            for i, entry in enumerate(change.timeline):
+                txn.create(self._timeline_ref(incident_id, entry, i), _doc(entry))
+            self._write_pages(txn, incident_id, change.pages, now)
+            if change.free_group:
+                txn.set(self.db.collection("groups").document(group_id(incident.group_key)),
+                        {"open_incident_id": None, "incident_severity": None, "alerts_in_timeline": 0}, merge=True)
+            step = (change.updates.get("escalation") or {}).get("step", "")
+            events = [IncidentEvent(event_id=f"{incident_id}:{et.value}:{step}:{int(now.timestamp() * 1000)}",
+                                    type=et, incident_id=incident_id, at=now) for et in change.events]
+            for event in events:
+                txn.set(self.db.collection("outbox").document(_safe(event.event_id)), _outbox_doc(event))
+            return change, events
+
+        return run(self.db.transaction(max_attempts=TXN_ATTEMPTS))
+
+    def _write_pages(self, txn: firestore.Transaction, incident_id: str, pages: list[Page], now: datetime) -> int:
+        for page in pages:
+            txn.create(self.db.collection("pages").document(_safe(f"{incident_id}:{page.key}")),
+                       {**page.model_dump(mode="python"), "incident_id": incident_id, "status": "pending",
+                        "created_at": now})
+        return len(pages)
+
+    def pending_pages(self, incident_id: str) -> list[tuple[str, Page]]:
+        query = (self.db.collection("pages").where(filter=firestore.FieldFilter("incident_id", "==", incident_id))
+                 .where(filter=firestore.FieldFilter("status", "==", "pending")))
+        fields = Page.model_fields
+        return [(d.id, Page(**{k: v for k, v in d.to_dict().items() if k in fields})) for d in query.stream()]
+
+    def mark_page(self, page_id: str, status: str, now: datetime, detail: dict[str, Any] | None = None) -> None:
+        fields = {"status": status, "sent_at": now, **(detail or {})}
+        self.db.collection("pages").document(page_id).update(fields)
+
+    def pages_of(self, incident_id: str) -> list[dict[str, Any]]:
+        query = self.db.collection("pages").where(filter=firestore.FieldFilter("incident_id", "==", incident_id))
+        return sorted((d.to_dict() for d in query.stream()), key=lambda p: (p["step"], p["recipient"]["person_id"]))
+
+    def overdue_escalations(self, now: datetime, limit: int = 100) -> list[Incident]:
+        """Open incidents whose next escalation step is past due (its task was lost or failed)."""
+        query = (self.db.collection("incidents")
+                 .where(filter=firestore.FieldFilter("status", "==", IncidentStatus.OPEN.value))
+                 .where(filter=firestore.FieldFilter("next_escalation_at", "<=", now))
+                 .order_by("next_escalation_at").limit(limit))
+        return [Incident(**d.to_dict()) for d in query.stream()]
+
+    def stale_outbox_incidents(self, older_than: datetime, limit: int = 200) -> list[str]:
+        """Incidents with events still unpublished since before `older_than` (a publish failed after commit)."""
+        query = (self.db.collection("outbox").where(filter=firestore.FieldFilter("published", "==", False))
+                 .where(filter=firestore.FieldFilter("at", "<=", older_than)).limit(limit))
+        return sorted({d.get("incident_id") for d in query.stream()})
+
+    def stale_page_incidents(self, older_than: datetime, limit: int = 200) -> list[str]:
+        """Incidents with pages still unsent since before `older_than` (a delivery failed or crashed)."""
+        query = (self.db.collection("pages").where(filter=firestore.FieldFilter("status", "==", "pending"))
+                 .where(filter=firestore.FieldFilter("created_at", "<=", older_than)).limit(limit))
+        return sorted({d.get("incident_id") for d in query.stream()})
 
     # ---- manual incidents -----------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ def incident_message(policy: Policy, incident: Incident, responders: Responders,
         MarkdownTextObject(text=f"*Service*\n{incident.service or 'unknown'}"),
         MarkdownTextObject(text=f"*Alerts*\n{firing} firing of {total}"),
         MarkdownTextObject(text=f"*Category*\n{incident.category.value.replace('_', ' ')}"),
+        MarkdownTextObject(text=f"*Owner*\n{_owner(policy, incident)}"),
     ]
     blocks: list[Any] = [
         HeaderBlock(text=_clip(f"{incident.id}: {incident.title}", 150)),
@@ -51,6 +52,18 @@ def incident_message(policy: Policy, incident: Incident, responders: Responders,
     if incident.status is not IncidentStatus.RESOLVED:
         paging = " ".join(responders.mentions) or "nobody (no one holds the first role)"
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(f"*Paging* {paging}", 2900))))
+        state = incident.escalation
+        if state is not None:
+            level = state.plan[state.level]
+            who = ", ".join(p.name for p in level.people) or "nobody"
+            line = f"*Escalation* level {state.level + 1} of {len(state.plan)}: {who}"
+            if state.next_at and not state.stopped:
+                line += f"; next step <!date^{int(state.next_at.timestamp())}^{{time}}|{state.next_at:%H:%M} UTC>"
+            elif state.stopped:
+                line += f" (stopped: {state.stopped})"
+            if state.response_breached_at:
+                line += "  :warning: response target missed"
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(line, 2900))))
         blocks.append(ActionsBlock(block_id="incident_actions", elements=[
             ButtonElement(text="Acknowledge", action_id="incident_ack", value=incident.id, style="primary"),
             ButtonElement(text="Resolve", action_id="incident_resolve", value=incident.id, style="danger"),
@@ -65,6 +78,15 @@ def incident_message(policy: Policy, incident: Incident, responders: Responders,
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text=f"{incident.id} · detected {incident.detected_at:%Y-%m-%d %H:%M} UTC · source {incident.source}")]))
     return text, [b.to_dict() for b in blocks]
+
+
+def _owner(policy: Policy, incident: Incident) -> str:
+    if not incident.owner:
+        return "not assigned"
+    person = next((p for p in policy.people if p.id == incident.owner), None)
+    if person is None:
+        return f"<@{incident.owner}>" if incident.owner.startswith(("U", "W")) else incident.owner
+    return f"<@{person.slack_user_id}>" if person.slack_user_id else person.name
 
 
 def _clip(text: str, limit: int) -> str:

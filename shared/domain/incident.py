@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.domain.escalation import EscalationState
 from shared.domain.model import AlertCategory, Link, Severity
 
 
@@ -23,6 +24,11 @@ class EventType(StrEnum):
     SEVERITY_RAISED = "incident.severity_raised"
     ALERTS_RESOLVED = "incident.alerts_resolved"
     RESOLVED = "incident.resolved"
+    ACKNOWLEDGED = "incident.acknowledged"
+    ASSIGNED = "incident.assigned"
+    SEVERITY_CHANGED = "incident.severity_changed"
+    ESCALATED = "incident.escalated"
+    RESPONSE_BREACHED = "incident.response_breached"
 
 
 class Incident(BaseModel):
@@ -53,6 +59,11 @@ class Incident(BaseModel):
     resolution_summary: str | None = None
     slack_channel: str | None = None
     slack_ts: str | None = None
+    owner: str | None = Field(default=None, description="person id, or a Slack user id outside the policy")
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    escalation: EscalationState | None = None
+    next_escalation_at: datetime | None = Field(default=None, description="copy of escalation.next_at, for queries")
 
 
 class TimelineEntry(BaseModel):

@@ -48,7 +48,7 @@ def process_alerts(
         groups[item.group_key].append(item)
     result = BatchResult()
     for batch in groups.values():
-        outcome = store.record_alerts(batch, now)
+        outcome = store.record_alerts(batch, now, policy)
         result.writes += outcome.writes
         if outcome.incident_id is None:
             continue

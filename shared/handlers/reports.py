@@ -40,7 +40,7 @@ def report_incident(report: ManualReport, *, idempotency_key: str | None, policy
     item = classify(policy, alert)
     itype = report.type or item.type
     item = item.model_copy(update={"type": itype, "group_key": f"{itype}|manual={fingerprint}"})
-    outcome = store.record_alerts([item], now)
+    outcome = store.record_alerts([item], now, policy)
     try:
         if outcome.events:
             publish_events(outcome.events, store, publisher)

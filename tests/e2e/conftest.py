@@ -77,4 +77,12 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float 
 
 
 def pages_mentioning(slack: FakeSlack, text: str) -> list[Any]:
-    return [c for c in slack.calls_to("chat.postMessage") if text in str(c.params.get("text", ""))]
+    """The incident's message in a channel (not the personal pages sent to people)."""
+    return [c for c in slack.calls_to("chat.postMessage")
+            if text in str(c.params.get("text", "")) and str(c.params.get("channel", "")).startswith("C")]
+
+
+def personal_pages(slack: FakeSlack, text: str) -> list[Any]:
+    """Pages sent to people directly (the channel is a user id)."""
+    return [c for c in slack.calls_to("chat.postMessage")
+            if text in str(c.params.get("text", "")) and str(c.params.get("channel", "")).startswith(("U", "W"))]

@@ -1,0 +1,247 @@
+"""`slack` (HTTP, public): Slack interactivity (`/interactions`) and the `/incident` slash command (`/commands`).
+
+Every request is checked against Slack's signing secret first (401 otherwise; no secret configured means
+nothing gets in). Work is handed to the `commands` topic, confirmed, before Slack gets its 200; a failed
+publish answers 503 so the person sees an error instead of a click that silently did nothing. Slack wants
+an answer within 3 s: the only slow calls here are one Firestore read (status, list, ack, resolve),
+views.open, and creating a declared incident.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import flask
+
+from shared import bootstrap
+from shared.adapters import slack_requests as sr
+from shared.adapters import slack_views as views
+from shared.config.loader import current_policy
+from shared.domain.commands import Command
+from shared.domain.incident import IncidentStatus
+from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
+from shared.log import get_logger
+from shared.messages import encode
+from shared.settings import settings
+from shared.web import HttpError, guarded, json_response, read_body
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+    from slack_sdk.models.views import View
+
+log = get_logger("slack")
+
+TOPIC_COMMANDS = "commands"  # becomes shared.topology.TOPIC_COMMANDS
+FORM = "application/x-www-form-urlencoded"
+VIEWS_OPEN_TIMEOUT = 2.5  # a trigger_id is good for 3 s
+LIST_LIMIT = 20
+
+
+@guarded
+def slack(request: flask.Request) -> flask.Response:
+    body = read_body(request)
+    try:
+        sr.verify_signature(settings().slack_signing_secret, body, request.headers)
+    except sr.SignatureError as exc:
+        raise HttpError(401, "invalid_signature", exc.reason) from None
+    path = request.path.rstrip("/") or "/"
+    if path not in ("/interactions", "/commands"):
+        raise HttpError(404, "not_found", f"no route {path}; Slack posts to /interactions and /commands")
+    if request.method != "POST":
+        raise HttpError(405, "method_not_allowed", "Slack requests are POSTs")
+    if (request.mimetype or "").lower() != FORM:
+        raise HttpError(415, "unsupported_media_type", f"Slack sends {FORM}")
+    try:
+        form = sr.parse_form(body)
+        if path == "/interactions":
+            return interaction(sr.interaction_payload(form))
+        return slash_command(form)
+    except sr.SlackRequestError as exc:
+        raise HttpError(400, "invalid_payload", exc.message, field=exc.field) from None
+
+
+# ---- interactivity ----------------------------------------------------------------------------
+
+
+def interaction(payload: dict[str, Any]) -> flask.Response:
+    kind = payload["type"]
+    if kind == "block_actions":
+        outcome = sr.block_action(payload)
+        if isinstance(outcome, sr.Publish):
+            publish(outcome.command)
+        elif isinstance(outcome, sr.OpenResolveModal):
+            open_view(outcome.trigger_id, views.resolve_modal(outcome.incident_id))
+        else:
+            log.info("slack action ignored", extra={"reason": outcome.reason})
+        return empty()
+    if kind == "view_submission":
+        view = sr.submitted_view(payload)
+        callback = view.get("callback_id")
+        if callback == views.RESOLVE_CALLBACK:
+            return resolve_submitted(payload)
+        if callback == views.DECLARE_CALLBACK:
+            return declare_submitted(payload)
+        raise sr.SlackRequestError(f"no modal of ours has callback_id {callback!r}", "view.callback_id")
+    log.info("slack interaction ignored", extra={"interaction_type": kind})  # view_closed, shortcuts, ...
+    return empty()
+
+
+def resolve_submitted(payload: dict[str, Any]) -> flask.Response:
+    outcome = sr.resolve_submission(payload, datetime.now(UTC))
+    if isinstance(outcome, sr.ViewErrors):
+        return json_response(outcome.response())
+    publish(outcome.command)
+    return empty()  # closes the modal
+
+
+def declare_submitted(payload: dict[str, Any]) -> flask.Response:
+    policy = current_policy()
+    outcome = sr.declare_submission(payload, policy)
+    if isinstance(outcome, sr.ViewErrors):
+        return json_response(outcome.response())
+    try:
+        incident_id = report_incident(outcome.report, idempotency_key=outcome.idempotency_key, policy=policy,
+                                      store=bootstrap.store(), publisher=bootstrap.publisher(),
+                                      now=datetime.now(UTC))
+    except UnknownType:
+        return json_response(sr.ViewErrors({"type": "Choose one of the incident types."}).response())
+    except NotAnnounced as exc:
+        # Submitting again (same view id, same idempotency key) publishes what waits in the outbox.
+        raise HttpError(503, "publish_failed", f"{exc.incident_id} is recorded but nobody is paged yet",
+                        headers={"Retry-After": "5"}) from None
+    log.info("incident declared from slack", extra={"incident_id": incident_id,
+                                                     "reporter": outcome.report.reporter})
+    return json_response({"response_action": "clear"})
+
+
+# ---- slash command ----------------------------------------------------------------------------
+
+
+def slash_command(form: dict[str, str]) -> flask.Response:
+    sr.slash_actor(form)  # a user_id that is a Slack user id, or a 400
+    slash = sr.parse_slash_text(form.get("text", ""))
+    if slash.problem:
+        return ephemeral(f"{slash.problem}\n\n{sr.USAGE}")
+    if slash.verb == "declare":
+        trigger_id = form.get("trigger_id")
+        if not trigger_id:
+            raise sr.SlackRequestError("declare needs a trigger_id to open the form", "trigger_id")
+        try:
+            open_view(trigger_id, views.declare_modal(current_policy()))
+        except HttpError as exc:
+            return ephemeral(f"Could not open the declare form ({exc.detail or exc.error}). Try again.")
+        return empty()
+    if slash.verb == "status":
+        return status(slash.incident_id or "")
+    if slash.verb == "list":
+        return list_open()
+    if slash.verb in ("ack", "resolve"):
+        return act(slash, form)
+    return ephemeral(sr.USAGE)
+
+
+def status(incident_id: str) -> flask.Response:
+    store = bootstrap.store()
+    try:
+        incident, (firing, total) = _together(lambda: store.get_incident(incident_id),
+                                              lambda: store.alert_counts(incident_id))
+    except Exception:
+        log.exception("incident store read failed", extra={"incident_id": incident_id})
+        return ephemeral("Could not read the incident store just now. Try again.")
+    if incident is None:
+        return ephemeral(f"No incident {incident_id}.")
+    return ephemeral(views.status_text(current_policy(), incident, firing, total))
+
+
+def list_open() -> flask.Response:
+    store = bootstrap.store()
+    try:
+        opened, acked = _together(lambda: store.list_incidents(status="open", limit=LIST_LIMIT),
+                                  lambda: store.list_incidents(status="acknowledged", limit=LIST_LIMIT))
+    except Exception:
+        log.exception("incident store read failed")
+        return ephemeral("Could not read the incident store just now. Try again.")
+    more = bool(opened.next_cursor or acked.next_cursor)
+    return ephemeral(views.list_text(opened.incidents, acked.incidents, more=more))
+
+
+def act(slash: sr.Slash, form: dict[str, str]) -> flask.Response:
+    incident_id = slash.incident_id or ""
+    try:
+        incident = bootstrap.store().get_incident(incident_id)
+    except Exception:
+        log.exception("incident store read failed", extra={"incident_id": incident_id})
+        return ephemeral("Could not read the incident store just now. Try again.")
+    if incident is None:
+        return ephemeral(f"No incident {incident_id}.")
+    if incident.status is IncidentStatus.RESOLVED:
+        return ephemeral(f"{incident_id} is already resolved.")
+    command = sr.slash_command(slash, form, datetime.now(UTC))
+    try:
+        publish(command)
+    except HttpError:
+        return ephemeral(f"Could not hand that over just now; nothing changed on {incident_id}. Try again.")
+    verb = "Acknowledging" if slash.verb == "ack" else "Resolving"
+    return ephemeral(f"{verb} {incident_id}: {incident.title}")
+
+
+# ---- plumbing ---------------------------------------------------------------------------------
+
+
+def publish(command: Command) -> None:
+    """Confirmed by Pub/Sub, or a 503 (Slack shows the person an error; nothing is silently lost)."""
+    try:
+        bootstrap.publisher().publish(TOPIC_COMMANDS, [encode(command)], {
+            "action": command.action.value, "incident_id": command.incident_id, "source": "slack"})
+    except Exception as exc:
+        log.error("command not published", extra={"command_id": command.command_id, "error": str(exc)})
+        raise HttpError(503, "publish_failed", f"command not accepted, try again: {exc}",
+                        headers={"Retry-After": "5"}) from None
+    log.info("command accepted", extra={"command_id": command.command_id, "incident_id": command.incident_id,
+                                        "action": command.action.value, "actor": command.actor.id})
+
+
+def open_view(trigger_id: str, view: View) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    cfg = settings()
+    if not cfg.slack_bot_token:
+        raise HttpError(503, "slack_not_configured", "SLACK_BOT_TOKEN is not set, so no modal can be opened")
+    try:
+        web_client(cfg.slack_bot_token, cfg.slack_api_url).views_open(trigger_id=trigger_id,
+                                                                      view=views.view_payload(view))
+    except SlackApiError as exc:
+        raise HttpError(502, "slack_error", f"views.open failed: {exc.response.get('error')}") from None
+    except Exception as exc:  # connection errors, timeouts
+        raise HttpError(502, "slack_error", f"views.open failed: {exc}") from None
+
+
+@cache
+def web_client(token: str, base_url: str | None) -> WebClient:
+    """No rate-limit retries here: the trigger_id expires long before a Retry-After would."""
+    from slack_sdk import WebClient
+
+    return WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=VIEWS_OPEN_TIMEOUT)
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _together(first: Any, second: Any) -> tuple[Any, Any]:
+    """Two independent reads at once: one round trip of latency instead of two."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="slack-read")
+    a, b = _pool.submit(first), _pool.submit(second)
+    return a.result(), b.result()
+
+
+def empty() -> flask.Response:
+    return flask.Response(b"", status=200)
+
+
+def ephemeral(text: str) -> flask.Response:
+    return json_response(sr.ephemeral(text))
