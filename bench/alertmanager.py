@@ -7,6 +7,7 @@ and records its latency, status and accepted count (about a millisecond of overh
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -74,10 +75,8 @@ class Tap:
                 sent = Sent(start, time.time(), status, error=error or (data[:300].decode(errors="replace")
                                                                         if status >= 300 else ""))
                 if 200 <= status < 300:
-                    try:
+                    with contextlib.suppress(ValueError, AttributeError):
                         sent.accepted = int(json.loads(data).get("accepted", 0))
-                    except (ValueError, AttributeError):
-                        pass
                 tap.add(sent)
                 self.send_response(status or 502)
                 for key, value in out_headers.items():

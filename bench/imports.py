@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from bench.stats import median
@@ -43,11 +44,18 @@ print(json.dumps({{"seconds": seconds, "loaded": [k for k, m in probe.items() if
 """
 
 
+# Bytecode of every module (repository and site-packages) is cached here, not in __pycache__ folders: the
+# throw-away first import compiles what is stale, so samples load .pyc files as a deployed function does,
+# even when PYTHONDONTWRITEBYTECODE is set or sources just changed.
+PYCACHE = Path(tempfile.gettempdir()) / "incident-bench-pycache"
+
+
 def _clean_env() -> dict[str, str]:
-    """No emulator or credential variables: importing must not depend on them."""
-    drop = ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "CLOUD_TASKS_EMULATOR_HOST", "PYTHONPATH")
+    """No emulator variables (importing must not depend on them); bytecode cached under PYCACHE."""
+    drop = ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "CLOUD_TASKS_EMULATOR_HOST", "PYTHONPATH",
+            "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["PYTHONDONTWRITEBYTECODE"] = "0"
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     return env
 
 
@@ -70,8 +78,8 @@ def time_import(modules: list[str], samples: int = 5, timeout: float = 60.0) -> 
 
 def measure(samples: int = 5, log=print) -> dict:
     # One throw-away run first so the first sample does not also pay for cold disk caches and .pyc writes.
-    time_import(["functions.main", *CLIENTS.values()], samples=1)
-    out: dict = {"samples": samples, "functions": {}}
+    time_import(["functions.main", *CLIENTS.values()], samples=1, timeout=180)
+    out: dict = {"samples": samples, "pycache_prefix": str(PYCACHE), "functions": {}}
     for fn, needs in NEEDS.items():
         entry = time_import([f"functions.{fn}"], samples)
         clients = time_import([CLIENTS[c] for c in needs], samples)

@@ -178,7 +178,9 @@ class LogWindow:
     accepted_lines: int = 0
     accepted_alerts: int = 0
     incidents_opened: int = 0
+    opened_at: list[float] = field(default_factory=list)
     first_pages: int = 0
+    direct_pages: int = 0
     severities: Counter = field(default_factory=Counter)
     error_messages: Counter = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
@@ -235,8 +237,11 @@ class LogWindow:
             self.accepted_alerts += int(entry.get("count") or 0)
         elif message == "incident opened":
             self.incidents_opened += 1
+            self.opened_at.append(log_time(entry) or time.time())
         elif message == "first page sent":
             self.first_pages += 1
+        elif message == "paged":
+            self.direct_pages += 1
 
     def _sample(self, line: str) -> None:
         if len(self.error_samples) < 5:
@@ -252,6 +257,7 @@ class LogWindow:
             "ingest_alerts_logged": self.accepted_alerts,
             "incidents_opened_logged": self.incidents_opened,
             "first_pages_logged": self.first_pages,
+            "direct_pages_logged": self.direct_pages,
             "log_lines_by_severity": dict(self.severities),
             "error_lines": sum(self.error_messages.values()) + self.tracebacks,
             "error_messages": dict(self.error_messages.most_common(5)),
@@ -282,13 +288,31 @@ def matching_incidents(incidents: list[dict], title: re.Pattern[str]) -> list[di
     return [i for i in incidents if title.fullmatch(str(i.get("title", "")))]
 
 
-def pages_for(slack, name: re.Pattern[str], since: int = 0) -> list[tuple[str, float]]:
-    """(matched name, received_at) of every chat.postMessage after the first `since` ones that names one."""
+@dataclass(frozen=True)
+class Post:
+    """One chat.postMessage that names an incident of the run."""
+
+    name: str  # the alert group's name found in the text
+    channel: str
+    at: float  # received_at at the fake Slack
+
+    @property
+    def to_channel(self) -> bool:
+        """The incident's message in a channel (notify); otherwise a direct page to a person (escalate)."""
+        return is_channel(self.channel)
+
+
+def is_channel(channel: object) -> bool:
+    return str(channel)[:1] in ("C", "G") or str(channel).startswith("#")
+
+
+def posts_for(slack, name: re.Pattern[str], since: int = 0) -> list[Post]:
+    """Every chat.postMessage after the first `since` ones whose text names a group of the run."""
     found = []
     for call in slack.calls_to("chat.postMessage")[since:]:
         match = name.search(str(call.params.get("text", "")))
         if match:
-            found.append((match.group(0), call.received_at))
+            found.append(Post(match.group(0), str(call.params.get("channel", "")), call.received_at))
     return found
 
 
@@ -301,70 +325,96 @@ class Settled:
     reason: str
     waited_s: float
     incidents: list[dict]
-    pages: list[tuple[str, float]]
+    posts: list[Post]
 
 
 def wait_settled(*, base_url: str, api_token: str, slack, window: LogWindow, title: re.Pattern[str],
                  name: re.Pattern[str], pages_since: int, expect: int, min_alerts: int, quiet_s: float,
                  timeout: float, stall_s: float = 75.0, extra_quiet=None, log=print) -> Settled:
-    """Until the expected incidents and pages exist, classify has handled at least `min_alerts`, no batch
-    was processed for `quiet_s` and the incident count did not change between two looks; or until the
-    timeout, or until nothing happened for `stall_s` while expectations are unmet."""
+    """Until the expected incidents and channel messages exist, classify has handled at least `min_alerts`,
+    for `quiet_s` no batch was processed and no chat.postMessage arrived, and the incident count did not
+    change between two looks; or until the timeout, or until nothing happened for `stall_s` while
+    expectations are unmet."""
     started = time.monotonic()
     deadline = started + timeout
     incidents: list[dict] = []
     previous: int | None = None
     next_check = 0.0
     next_report = started + 15
+    posted, posted_changed = -1, started
     while True:
         window.poll()
         now = time.monotonic()
-        pages = pages_for(slack, name, pages_since)
+        posts = posts_for(slack, name, pages_since)
+        pages = [p for p in posts if p.to_channel]
+        if len(posts) != posted:
+            posted, posted_changed = len(posts), now
         if now >= next_check:
             previous = len(incidents) if next_check else None
             incidents = matching_incidents(list_incidents(base_url, api_token), title)
             next_check = now + 2.0
-        quiet = now - window.last_batch_seen
+        quiet = min(now - window.last_batch_seen, now - posted_changed)
         if extra_quiet is not None:
             quiet = min(quiet, extra_quiet())
         met = len(incidents) >= expect and len(pages) >= expect and window.alerts_processed >= min_alerts
         if met and quiet >= quiet_s and previous == len(incidents):
-            return Settled(True, "settled", now - started, incidents, pages)
+            return Settled(True, "settled", now - started, incidents, posts)
         if now > deadline:
-            return Settled(False, f"timeout after {timeout:.0f}s", now - started, incidents, pages)
+            return Settled(False, f"timeout after {timeout:.0f}s", now - started, incidents, posts)
         if not met and quiet >= stall_s:
             return Settled(False, f"stalled: nothing processed for {stall_s:.0f}s", now - started, incidents,
-                           pages)
+                           posts)
         if now >= next_report:
-            log(f"    ... {now - started:.0f}s: {len(incidents)}/{expect} incidents, {len(pages)}/{expect} pages, "
-                f"{window.alerts_processed} alerts through classify in {window.batches} batches")
+            log(f"    ... {now - started:.0f}s: {len(incidents)}/{expect} incidents, {len(pages)}/{expect} channel "
+                f"messages, {len(posts) - len(pages)} direct pages, {window.alerts_processed} alerts through "
+                f"classify in {window.batches} batches")
             next_report = now + 15
         time.sleep(0.5)
 
 
+def _first_at(posts: list[Post]) -> dict[str, float]:
+    first: dict[str, float] = {}
+    for p in posts:
+        first[p.name] = min(p.at, first.get(p.name, p.at))
+    return first
+
+
 def outcome(settled: Settled, *, started: float, ingest_end: float, alerts: int, window: LogWindow,
-            expect: int) -> dict:
+            expect: int, updates: int = 0) -> dict:
     """The figures both storms report, from what settled and the log window."""
-    per_name = Counter(n for n, _ in settled.pages)
-    first_page_at: dict[str, float] = {}
-    for n, at in settled.pages:
-        first_page_at[n] = min(at, first_page_at.get(n, at))
+    channel = [p for p in settled.posts if p.to_channel]
+    direct = [p for p in settled.posts if not p.to_channel]
+    per_name = Counter(p.name for p in channel)
+    per_person = Counter((p.name, p.channel) for p in direct)
+    first_page_at, first_direct_at = _first_at(channel), _first_at(direct)
     titles = Counter(str(i.get("title")) for i in settled.incidents)
     all_pages_at = max(first_page_at.values()) if len(first_page_at) >= expect else None
+    all_direct_at = max(first_direct_at.values()) if len(first_direct_at) >= expect else None
     last_batch = window.last_batch_at
+    opened = window.opened_at
     return {
         "settled": settled.settled,
         "settle_reason": settled.reason,
         "incidents_created": len(settled.incidents),
         "incident_titles_distinct": len(titles),
         "duplicate_incidents": sum(n - 1 for n in titles.values() if n > 1),
-        "pages_sent": len(settled.pages),
+        "pages_sent": len(channel),
         "pages_distinct": len(per_name),
         "duplicate_pages": sum(n - 1 for n in per_name.values() if n > 1),
+        "direct_pages_sent": len(direct),
+        "direct_pages_people": len({p.channel for p in direct}),
+        "direct_pages_incidents": len(first_direct_at),
+        "duplicate_direct_pages": sum(n - 1 for n in per_person.values() if n > 1),
         "first_page_after_s": (min(first_page_at.values()) - started) if first_page_at else None,
         "all_pages_after_s": (all_pages_at - started) if all_pages_at else None,
+        "all_direct_pages_after_s": (all_direct_at - started) if all_direct_at else None,
         "last_batch_after_s": (last_batch - started) if last_batch else None,
         "drain_after_ingest_s": (last_batch - ingest_end) if last_batch else None,
+        "incidents_opened_per_second": ((len(opened) - 1) / (max(opened) - min(opened)))
+        if len(opened) > 1 and max(opened) > min(opened) else None,
+        "classify_alerts_per_second": (alerts / (last_batch - started)) if last_batch and last_batch > started
+        else None,
         "firestore_writes_per_alert": window.writes / alerts if alerts else None,
+        "chat_updates": updates,
         **window.summary(),
     }

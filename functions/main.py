@@ -9,6 +9,7 @@ from functions.commands import commands
 from functions.escalate import escalate
 from functions.ingest import ingest
 from functions.notify import notify
+from functions.slack import slack
 from functions.tasks import tasks
 
-__all__ = ["api", "classify", "commands", "escalate", "ingest", "notify", "tasks"]
+__all__ = ["api", "classify", "commands", "escalate", "ingest", "notify", "slack", "tasks"]

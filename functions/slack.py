@@ -26,6 +26,7 @@ from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.log import get_logger
 from shared.messages import encode
 from shared.settings import settings
+from shared.topology import TOPIC_COMMANDS
 from shared.web import HttpError, guarded, json_response, read_body
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 log = get_logger("slack")
 
-TOPIC_COMMANDS = "commands"  # becomes shared.topology.TOPIC_COMMANDS
 FORM = "application/x-www-form-urlencoded"
 VIEWS_OPEN_TIMEOUT = 2.5  # a trigger_id is good for 3 s
 LIST_LIMIT = 20

@@ -37,6 +37,7 @@ QUEUES: tuple[str, ...] = (QUEUE_TIMERS,)
 
 FUNCTIONS: tuple[Function, ...] = (
     Function("ingest", "http", public=True),
+    Function("slack", "http", public=True),
     Function("api", "http"),
     Function("tasks", "http"),
     Function("classify", "topic", topic=TOPIC_ALERTS),

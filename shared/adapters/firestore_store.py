@@ -423,6 +423,9 @@ class FirestoreStore:
         snap = self.db.collection("claims").document(_safe(key)).get()
         return snap.get("result") if snap.exists and snap.get("done") else None
 
+    def set_fields(self, incident_id: str, fields: dict[str, Any]) -> None:
+        self._incident(incident_id).update(fields)
+
     def set_slack_message(self, incident_id: str, channel: str, ts: str) -> None:
         self._incident(incident_id).update({"slack_channel": channel, "slack_ts": ts})
 

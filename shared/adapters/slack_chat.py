@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -28,9 +29,31 @@ class SlackChat:
     def __init__(self, client: WebClient):
         self.client = client
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]:
-        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None
+             ) -> tuple[str, str]:
+        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False,
+                                                thread_ts=thread_ts)
         return response["channel"], response["ts"]
+
+    def create_channel(self, name: str) -> str:
+        """Creates a public channel; a name already taken by an earlier attempt gets a numbered suffix."""
+        for attempt in range(5):
+            candidate = name if attempt == 0 else f"{name[:76]}-{attempt + 1}"
+            try:
+                return self.client.conversations_create(name=candidate)["channel"]["id"]
+            except SlackApiError as exc:
+                if exc.response.get("error") != "name_taken":
+                    raise
+        raise RuntimeError(f"no free channel name for {name}")
+
+    def invite(self, channel: str, user_ids: list[str]) -> None:
+        if not user_ids:
+            return
+        try:
+            self.client.conversations_invite(channel=channel, users=",".join(user_ids))
+        except SlackApiError as exc:
+            if exc.response.get("error") != "already_in_channel":
+                raise
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
@@ -43,11 +66,19 @@ class ConsoleChat:
         self.stream = stream or sys.stderr
         self._n = 0
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]:
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None
+             ) -> tuple[str, str]:
         self._n += 1
         ts = f"console.{self._n:06d}"
-        self._print("POST", channel, ts, text, blocks)
+        self._print("POST" if thread_ts is None else f"REPLY to {thread_ts}", channel, ts, text, blocks)
         return channel, ts
+
+    def create_channel(self, name: str) -> str:
+        print(f"[slack CREATE CHANNEL #{name}]", file=self.stream, flush=True)
+        return f"C{name.upper().replace('-', '')[:20]}"
+
+    def invite(self, channel: str, user_ids: list[str]) -> None:
+        print(f"[slack INVITE {', '.join(user_ids)} to {channel}]", file=self.stream, flush=True)
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         self._print("UPDATE", channel, ts, text, blocks)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
-    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -14,6 +12,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from shared.adapters.slack_views import incident_actions_block
 from shared.config.policy import Policy
 from shared.domain.incident import Incident, IncidentStatus
 from shared.domain.responders import Responders
@@ -64,13 +63,12 @@ def incident_message(policy: Policy, incident: Incident, responders: Responders,
             if state.response_breached_at:
                 line += "  :warning: response target missed"
             blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(line, 2900))))
-        blocks.append(ActionsBlock(block_id="incident_actions", elements=[
-            ButtonElement(text="Acknowledge", action_id="incident_ack", value=incident.id, style="primary"),
-            ButtonElement(text="Resolve", action_id="incident_resolve", value=incident.id, style="danger"),
-        ]))
+        blocks.append(incident_actions_block(incident.id, incident.severity))
     elif incident.resolution_summary:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(f"*Resolved* {incident.resolution_summary}",
                                                                       2900))))
+    if incident.incident_channel:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Incident channel* <#{incident.incident_channel}>")))
     if incident.alerts_resolved_at and incident.status is not IncidentStatus.RESOLVED:
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text="*Every alert has resolved.* The owner decides when to resolve the incident.")))

@@ -153,7 +153,7 @@ def declare_modal(policy: Policy, private_metadata: str = "") -> View:
 def status_text(policy: Policy, incident: Incident, firing: int, total: int) -> str:
     """`/incident status`: title, severity, status, owner and alert counts (mrkdwn)."""
     itype = policy.incident_types.get(incident.type)
-    owner = getattr(incident, "owner", None)  # set once assignment lands on the incident document
+    owner = incident.owner
     lines = [
         f"*{incident.id}*: {_clip(incident.title, 200)}",
         f"*Severity* {SEVERITY_LABEL[incident.severity]} · *Status* {incident.status.value.capitalize()}"

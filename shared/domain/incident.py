@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -59,6 +60,7 @@ class Incident(BaseModel):
     resolution_summary: str | None = None
     slack_channel: str | None = None
     slack_ts: str | None = None
+    incident_channel: str | None = Field(default=None, description="dedicated Slack channel (critical and high)")
     owner: str | None = Field(default=None, description="person id, or a Slack user id outside the policy")
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
@@ -83,6 +85,12 @@ class IncidentEvent(BaseModel):
     incident_id: str
     at: datetime
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+def channel_name(incident: Incident) -> str:
+    """Slack's rules: lowercase letters, digits, hyphens and underscores, at most 80 characters."""
+    slug = re.sub(r"[^a-z0-9]+", "-", incident.title.lower()).strip("-")
+    return f"{incident.id.lower()}-{slug}"[:80].rstrip("-")
 
 
 def incident_id(year: int, number: int) -> str:

@@ -68,8 +68,13 @@ class Scheduler(Protocol):
 
 
 class Chat(Protocol):
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]:
-        """Posts a message and returns (channel, ts)."""
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None
+             ) -> tuple[str, str]:
+        """Posts a message (in a thread when thread_ts is given) and returns (channel, ts)."""
         ...
+
+    def create_channel(self, name: str) -> str: ...
+
+    def invite(self, channel: str, user_ids: list[str]) -> None: ...
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None: ...

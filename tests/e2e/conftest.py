@@ -11,6 +11,7 @@ import requests
 
 from local.harness import StackProcess
 from tests.fakes.slack_api import FakeSlack
+from tests.integration.helpers import POLICY_CHANNELS
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +80,8 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float 
 def pages_mentioning(slack: FakeSlack, text: str) -> list[Any]:
     """The incident's message in a channel (not the personal pages sent to people)."""
     return [c for c in slack.calls_to("chat.postMessage")
-            if text in str(c.params.get("text", "")) and str(c.params.get("channel", "")).startswith("C")]
+            if text in str(c.params.get("text", "")) and c.params.get("channel") in POLICY_CHANNELS
+            and not c.params.get("thread_ts")]
 
 
 def personal_pages(slack: FakeSlack, text: str) -> list[Any]:

@@ -125,3 +125,13 @@ def cloud_event(data: bytes, *, project: str, topic: str, message_id: str | None
 
 def json_of(response: Any) -> Any:
     return json.loads(response.get_data())
+
+
+POLICY_CHANNELS = {"C0INCIDENTS", "C0CRITICAL1", "C0SECURITY1", "C0PARTNERS1", "C0ENGINEER1"}
+
+
+def incident_posts(slack) -> list[Any]:
+    """The incident messages themselves: top-level posts in the policy's channels (not threads, DMs or the
+    dedicated channel's introduction)."""
+    return [c for c in slack.calls_to("chat.postMessage")
+            if c.params.get("channel") in POLICY_CHANNELS and not c.params.get("thread_ts")]

@@ -75,7 +75,9 @@ def test_post_returns_channel_and_ts_and_the_incident_message_is_valid_block_kit
     assert "<!subteam^S0DEVOPS01>" in shown  # DevOps Engineers are paged through their user group
     assert [b["type"] for b in message["blocks"]][:2] == ["header", "section"]
     actions = next(b for b in message["blocks"] if b["type"] == "actions")
-    assert [e["action_id"] for e in actions["elements"]] == ["incident_ack", "incident_resolve"]
+    assert [e["action_id"] for e in actions["elements"]] == ["incident_ack", "incident_resolve", "incident_assign",
+                                                             "incident_severity", "incident_escalate"]
+    assert actions["block_id"] == f"incident_actions:{incident.id}"
 
 
 @pytest.mark.parametrize("changes", [
