@@ -9,6 +9,7 @@ subscription and queue production has, and serves every function on one port. Ct
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import shutil
 import signal
@@ -271,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.log import setup_logging
 
     setup_logging()
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack: for a hang
     stack = Stack(StackConfig.from_env())
     signal.signal(signal.SIGINT, stack.request_stop)
     signal.signal(signal.SIGTERM, stack.request_stop)

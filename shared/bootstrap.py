@@ -6,10 +6,33 @@ cold start), so every import of a Google or Slack library happens inside these b
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, TypeVar
 
 from shared.settings import settings
+
+T = TypeVar("T")
+_building = threading.RLock()
+
+
+def cache(builder: Callable[[], T]) -> Callable[[], T]:
+    """Build once per instance, even when the first requests arrive together on several threads
+    (two clients would mean two sets of in-process locks, and contended transactions)."""
+    built: list[T] = []
+
+    @wraps(builder)
+    def get() -> T:
+        if not built:
+            with _building:
+                if not built:
+                    built.append(builder())
+        return built[0]
+
+    get.cache_clear = built.clear  # type: ignore[attr-defined]
+    return get
+
 
 if TYPE_CHECKING:
     from shared.adapters.cloud_tasks import CloudTasksScheduler

@@ -8,20 +8,12 @@ re-check state (they do); this adapter never relies on deletion to cancel anythi
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 from google.protobuf import timestamp_pb2
-
-_TASK_ID = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def task_id(*parts: str) -> str:
-    """Cloud Tasks ids allow [A-Za-z0-9_-] up to 500 chars."""
-    return _TASK_ID.sub("-", "-".join(parts))[:500]
 
 
 class CloudTasksScheduler:

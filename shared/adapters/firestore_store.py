@@ -389,18 +389,26 @@ class FirestoreStore:
         batch.commit()
 
     def claim(self, key: str, now: datetime, lease: timedelta) -> bool:
-        with self._locks(f"claim:{key}"):
-            return self._claim(key, now, lease)
-
-    @retry_contended
-    def _claim(self, key: str, now: datetime, lease: timedelta) -> bool:
         """Take the right to perform a one-time side effect.
 
         True for exactly one caller until the claim completes; a claim whose lease expired
-        (its holder crashed) can be taken again, so the effect is retried, not lost.
+        (its holder crashed) can be taken again, so the effect is retried, not lost. The common
+        case is one create() with a must-not-exist precondition; only a takeover needs a transaction.
         """
         ref = self.db.collection("claims").document(_safe(key))
+        try:
+            ref.create({"done": False, "lease_until": now + lease, "attempts": 1})
+            return True
+        except gexc.AlreadyExists:
+            pass
+        snap = ref.get()
+        if not snap.exists or snap.get("done") or snap.get("lease_until") > now:
+            return bool(not snap.exists and self.claim(key, now, lease))
+        with self._locks(f"claim:{key}"):
+            return self._take_over(ref, now, lease)
 
+    @retry_contended
+    def _take_over(self, ref: firestore.DocumentReference, now: datetime, lease: timedelta) -> bool:
         @firestore.transactional
         def run(txn: firestore.Transaction) -> bool:
             snap = ref.get(transaction=txn)

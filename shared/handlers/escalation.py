@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.adapters.cloud_tasks import task_id
 from shared.config.policy import Policy
 from shared.domain.actions import Change, apply_command, due_step
 from shared.domain.commands import Command
 from shared.domain.escalation import Page
 from shared.domain.incident import Incident, IncidentStatus, TimelineEntry
 from shared.domain.model import stable_hash
+from shared.domain.names import task_id
 from shared.domain.ports import Chat, Publisher, Scheduler
 from shared.handlers.events import flush_pending, publish_events
 from shared.log import get_logger

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared import bootstrap
-from shared.adapters.cloud_tasks import task_id
 from shared.domain.model import Alert
+from shared.domain.names import task_id
 from shared.settings import settings
 from shared.topology import QUEUE_TIMERS
 

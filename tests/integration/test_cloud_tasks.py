@@ -18,8 +18,8 @@ from werkzeug.serving import make_server
 
 from local.resources import create_queues
 from shared import bootstrap
-from shared.adapters.cloud_tasks import task_id
 from shared.domain.model import Alert, AlertStatus
+from shared.domain.names import task_id
 from shared.handlers.timers import schedule_alert_expiry
 from shared.settings import settings
 from shared.topology import QUEUE_TIMERS

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 
-from shared.adapters.cloud_tasks import CloudTasksScheduler, task_id
+from shared.adapters.cloud_tasks import CloudTasksScheduler
+from shared.domain.names import task_id
 
 
 class DuplicateRefusingClient:
