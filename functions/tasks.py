@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
 
 import flask
@@ -70,6 +72,18 @@ def reconcile_now(body: dict, now: datetime) -> dict:
 HANDLERS = {"alert-expiry": alert_expiry, "escalate": escalate, "reconcile": reconcile_now}
 
 
+def _looks_like_jwt(token: str) -> bool:
+    """Three base64url parts with a JSON header: refuse garbage before fetching Google's certificates."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+    except ValueError:
+        return False
+    return isinstance(header, dict) and header.get("alg") == "RS256"
+
+
 def verify_cloud_tasks_caller(request: flask.Request) -> None:
     """Only Cloud Tasks may call: an OIDC token of the tasks service account in production.
 
@@ -83,13 +97,20 @@ def verify_cloud_tasks_caller(request: flask.Request) -> None:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         raise HttpError(401, "unauthenticated", "missing OIDC token")
-    try:
-        from google.auth.transport import requests as google_requests
-        from google.oauth2 import id_token
+    token = header[7:].strip()
+    if not _looks_like_jwt(token):
+        raise HttpError(401, "unauthenticated", "invalid OIDC token: not a JWT")
+    from google.auth import exceptions as auth_exceptions
+    from google.auth.transport import requests as google_requests
+    from google.oauth2 import id_token
 
-        claims = id_token.verify_oauth2_token(header[7:], google_requests.Request(),
+    try:
+        claims = id_token.verify_oauth2_token(token, google_requests.Request(),
                                               audience=cfg.function_url("tasks") + request.path)
-    except ValueError as exc:
+    except auth_exceptions.TransportError:
+        raise HttpError(503, "verification_unavailable", "Google's token certificates are unreachable; retry",
+                        headers={"Retry-After": "10"}) from None
+    except (ValueError, auth_exceptions.GoogleAuthError) as exc:
         raise HttpError(401, "unauthenticated", f"invalid OIDC token: {exc}") from None
     if not claims.get("email_verified") or claims.get("email") != cfg.tasks_service_account:
         raise HttpError(403, "forbidden", "the token is not the tasks service account's")

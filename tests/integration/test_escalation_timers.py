@@ -128,3 +128,28 @@ def test_the_reconciler_advances_an_escalation_whose_task_was_lost(stack):
     assert reconcile(publisher=bootstrap.publisher(), now=datetime.now(UTC), **deps())["advanced"] == 0
     assert store.get_incident(incident_id).escalation.level == 1
     assert store.get_incident(incident_id).next_escalation_at > datetime.now(UTC) - timedelta(seconds=1)
+
+
+def test_task_callbacks_are_refused_without_cloud_tasks_identity(stack):
+    """Invariant 7: only Cloud Tasks (locally: its queue header; in production: its OIDC token) may call back."""
+    incident_id = open_incident(stack["policy"], "Forged callback")
+    response = requests.post(f"{stack['base']}/tasks/escalate", json={"incident_id": incident_id, "step": 1},
+                             timeout=10)
+    assert response.status_code == 401 and response.json()["error"] == "unauthenticated"
+    bad = requests.post(f"{stack['base']}/tasks/escalate", json={"incident_id": incident_id, "step": "one"},
+                        headers={"X-CloudTasks-QueueName": "incident-timers"}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["field"] == "step"
+    unknown = requests.post(f"{stack['base']}/tasks/nothing", json={}, timeout=10,
+                            headers={"X-CloudTasks-QueueName": "incident-timers"})
+    assert unknown.status_code == 404
+
+
+def test_in_production_a_callback_without_an_oidc_token_is_refused(stack, monkeypatch):
+    set_env(monkeypatch, FIRESTORE_EMULATOR_HOST=None, CLOUD_TASKS_EMULATOR_HOST=None,
+            TASKS_SERVICE_ACCOUNT="tasks@acme.iam.gserviceaccount.com")
+    forged = requests.post(f"{stack['base']}/tasks/escalate", json={"incident_id": "INC-2026-0001", "step": 1},
+                           headers={"X-CloudTasks-QueueName": "incident-timers"}, timeout=10)
+    assert forged.status_code == 401
+    garbage = requests.post(f"{stack['base']}/tasks/escalate", json={"incident_id": "INC-2026-0001", "step": 1},
+                            headers={"Authorization": "Bearer not-a-jwt"}, timeout=10)
+    assert garbage.status_code == 401 and "invalid OIDC token" in garbage.json()["detail"]
