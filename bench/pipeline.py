@@ -185,6 +185,8 @@ class LogWindow:
     error_messages: Counter = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
     tracebacks: int = 0
+    reconciler_runs: int = 0  # "reconciler caught up" lines: only runs that found work to do log one
+    reconciler_advanced: int = 0  # escalation steps the reconciler advanced (their timer was late or lost)
 
     @classmethod
     def from_now(cls, path: Path) -> LogWindow:
@@ -242,6 +244,9 @@ class LogWindow:
             self.first_pages += 1
         elif message == "paged":
             self.direct_pages += 1
+        elif message == "reconciler caught up":
+            self.reconciler_runs += 1
+            self.reconciler_advanced += int(entry.get("advanced") or 0)
 
     def _sample(self, line: str) -> None:
         if len(self.error_samples) < 5:

@@ -4,6 +4,8 @@
 (b) alert storm straight into /ingest/alertmanager, as Alertmanager would batch it
 (c) the same storm through a real Alertmanager (/usr/bin/prometheus-alertmanager)
 (d) cold import time of each function's entry module next to the client libraries it needs
+(e) escalation lateness: a level's direct page at the fake Slack minus when its step was due, on a second
+    stack whose policy copy makes high incidents escalate every 5 s
 
 Prints a table and writes bench/results.json. Figures are from one run.
 """
@@ -26,6 +28,7 @@ import requests
 
 from bench import imports
 from bench.alertmanager import BINARY, Alertmanager, Tap
+from bench.escalation import escalation_lateness
 from bench.pipeline import (
     LogWindow,
     api_v2_alert,
@@ -46,7 +49,7 @@ from tests.fakes.slack_api import FakeSlack
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 DEFAULTS = {"notify_alerts": 200, "storm_alerts": 10_000, "groups": 50, "batch": 100, "am_push_batch": 500,
-            "concurrency": 4, "import_samples": 5}
+            "concurrency": 4, "import_samples": 5, "escalation_incidents": 50, "escalation_rate": 5.0}
 
 
 def say(*parts: object) -> None:
@@ -251,7 +254,8 @@ def table(results: dict) -> str:
     lines.append(f"load average at start {meta['load_average_at_start'][0]:.2f}")
     busy = results.get("machine_cores_busy") or {}
     if busy:
-        part = {"imports": "(d)", "notify": "(a)", "storm_direct": "(b)", "storm_alertmanager": "(c)"}
+        part = {"imports": "(d)", "notify": "(a)", "storm_direct": "(b)", "storm_alertmanager": "(c)",
+                "escalation": "(e)"}
         lines.append("whole-machine CPU cores busy per part, this run included: "
                      + ", ".join(f"{part.get(k, k)} {v:.2f}" for k, v in busy.items()))
     a = results.get("notify") or {}
@@ -347,6 +351,7 @@ def table(results: dict) -> str:
             lines.append(f"    all four clients together: {_fmt(d['all_clients']['import_s'], 'ms')}; functions.main: "
                          f"{_fmt(d['functions_main']['import_s'], 'ms')} (loads "
                          f"{','.join(d['functions_main']['loads_clients']) or 'none'})")
+    lines += _escalation_table(results.get("escalation") or {})
     notes = results.get("notes") or []
     if notes:
         lines.append("")
@@ -354,6 +359,50 @@ def table(results: dict) -> str:
         for note in notes:
             lines += textwrap.wrap(note, 116, initial_indent="  - ", subsequent_indent="    ")
     return "\n".join(lines)
+
+
+def _escalation_table(e: dict) -> list[str]:
+    if not e:
+        return []
+    lines = ["", "(e) escalation lateness: a level's direct page at the fake Slack - when its step was due"]
+    if "error" in e:
+        return lines + [f"    failed: {e['error']}"]
+    lines[-1] += f", {e['escalations']} escalations"
+    lines.append(f"    levels 2 and 3 of {e['incidents']} high incidents opened at {e['rate_per_s']:g}/s via the API; "
+                 "second stack, policy copy with response_target 5s")
+    lv = e["p50_by_level_s"]
+    tasks = e["tasks"]
+    copies = "; ".join(f"step {k}: " + ", ".join(f"{n}x{c}" for n, c in v.items())
+                       for k, v in tasks["copies_by_step"].items())
+    rows = [("lateness p50", _fmt(e["p50_s"], "ms")), ("lateness p99", _fmt(e["p99_s"], "ms")),
+            ("min / max", f"{_fmt(e['min_s'], 'ms')} / {_fmt(e['max_s'], 'ms')}"),
+            ("p50 level 2 / level 3", f"{_fmt(lv.get('2'), 'ms')} / {_fmt(lv.get('3'), 'ms')}"),
+            ("timer: step started - due, p50 / p99",
+             f"{_fmt(e['timer_p50_s'], 'ms')} / {_fmt(e['timer_p99_s'], 'ms')}"),
+            ("delivery: DM - step started, p50 / p99",
+             f"{_fmt(e['delivery_p50_s'], 'ms')} / {_fmt(e['delivery_p99_s'], 'ms')}"),
+            ("p50 of the first 20 / last 20 by due time",
+             f"{_fmt(e['first_20_p50_s'], 'ms')} / {_fmt(e['last_20_p50_s'], 'ms')}"),
+            ("pages later than 1 s", _fmt(e["late_over_1s"])),
+            ("paged exactly once / duplicate DMs / missing",
+             f"{e['exactly_once']} / {e['duplicate_dms']} / {e['missing']}"),
+            ("level-1 DMs (want 2 per incident) / duplicates",
+             f"{e['level1']['pages']} / {e['level1']['duplicates']}"),
+            ("repeat pages of the last level", _fmt(e["repeat_pages"])),
+            ("timer tasks per step: mean / max", f"{_fmt(tasks['tasks_per_step_mean'])} / "
+                                                  f"{_fmt(tasks['tasks_per_step_max'])}"),
+            ("a not-due task callback, p50 (idle stack)", _fmt(e["not_due_callback_p50_s"], "ms")),
+            ("reconciler steps advanced", _fmt(e["reconciler_steps_advanced"])),
+            ("CPU cores busy: stack+bench / whole machine",
+             f"{_fmt(e['cpu']['cores_busy'])} / {_fmt(e['cpu']['machine_cores_busy'])}"),
+            ("ERROR lines in the stack log", _fmt(e["error_lines"]))]
+    lines += [f"    {k:<48}{v}" for k, v in rows]
+    lines += textwrap.wrap(f"task copies seen in the queue (copies x steps): {copies}", 116,
+                           initial_indent="    ", subsequent_indent="        ")
+    split = ", ".join(f"{role} {sec:.1f}" for role, sec in e["cpu"]["cpu_s"].items() if sec >= 0.05)
+    lines += textwrap.wrap(f"CPU seconds over {e['cpu']['wall_s']:.1f}s: {split}", 116,
+                           initial_indent="    ", subsequent_indent="        ")
+    return lines
 
 
 def _round_floats(value: object) -> object:
@@ -404,6 +453,26 @@ def _notes(results: dict, args: argparse.Namespace) -> list[str]:
         if (c["ingest"].get("accepted_alerts") or 0) > c["alerts"]:
             notes.append(f"(c) Alertmanager re-sent whole groups at group_interval: ingest accepted "
                          f"{c['ingest']['accepted_alerts']} alerts for {c['alerts']} pushed")
+    e = results.get("escalation") or {}
+    if "error" in e:
+        notes.append(f"(e) failed: {e['error']}")
+    elif e:
+        if e["wait"] != "settled":
+            notes.append(f"(e) not every incident reached its last level: {e['wait']}")
+        if e["missing"] or e["duplicate_dms"] or e["exactly_once"] != e["escalations"]:
+            notes.append(f"(e) of {e['escalations']} escalations {e['exactly_once']} were paged exactly once, "
+                         f"{e['missing']} missing, {e['duplicate_dms']} duplicate DMs")
+        if e["reconciler_steps_advanced"]:
+            notes.append(f"(e) the reconciler advanced {e['reconciler_steps_advanced']} steps whose task was late")
+        checks = e["due_check_max_diff_s"]
+        if (checks["api_next_at"] or 0) > 0.001 or (checks["task_schedule_time"] or 0) > 0.001:
+            notes.append(f"(e) due times differ from the system's own next_at / task schedule_time: {checks}")
+        if e["error_lines"]:
+            notes.append(f"(e) stack log ERROR lines: {e['error_messages']}")
+        if e["slack_problems"]:
+            notes.append(f"(e) fake Slack contract problems: {e['slack_problems'][:3]}")
+        if e["leftover_processes"] or e["stack_exit_code"] not in (0, None):
+            notes.append(f"(e) the second stack exited with {e['stack_exit_code']}; left: {e['leftover_processes']}")
     if results.get("slack_problems"):
         notes.append(f"fake Slack contract problems: {results['slack_problems'][:3]}")
     if results.get("leftover_processes"):
@@ -424,10 +493,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="(c) alerts per POST /api/v2/alerts")
     p.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="client threads in (b), (c)")
     p.add_argument("--import-samples", type=int, default=DEFAULTS["import_samples"], help="(d) samples per figure")
+    p.add_argument("--escalation-incidents", type=int, default=DEFAULTS["escalation_incidents"],
+                   help="(e) high incidents; each gives two escalations")
+    p.add_argument("--escalation-rate", type=float, default=DEFAULTS["escalation_rate"],
+                   help="(e) incidents opened per second")
+    p.add_argument("--escalation-timeout", type=float, default=60.0,
+                   help="(e) max seconds after the last incident opened to wait for the last levels")
     p.add_argument("--quiet", type=float, default=3.0, help="seconds without a classify batch that mean settled")
     p.add_argument("--storm-timeout", type=float, default=240.0, help="max seconds to wait for a storm to settle")
     p.add_argument("--am-wait", type=float, default=180.0, help="max seconds to wait for the alertmanager binary")
-    p.add_argument("--skip", action="append", default=[], choices=["a", "b", "c", "d"], help="skip a part")
+    p.add_argument("--skip", action="append", default=[], choices=["a", "b", "c", "d", "e"], help="skip a part")
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     if args.storm_alerts % args.groups:
@@ -486,6 +561,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["stack_exit_code"] = stack.stop()
                 results["leftover_processes"] = stack.leftover_processes()
                 results["slack_problems"] = slack.problems[:10]
+    if "e" not in args.skip:  # after the first stack stopped: nothing else runs
+        _phase(results, "escalation", "(e) escalation lateness, on a second stack", escalation_lateness,
+               args.escalation_incidents, args.escalation_rate, args.escalation_timeout, say)
     b, c = results.get("storm_direct") or {}, results.get("storm_alertmanager") or {}
     if b.get("all_pages_after_s") and c.get("all_pages_after_s"):
         results["ratio_c_to_b_all_pages"] = c["all_pages_after_s"] / b["all_pages_after_s"]
@@ -497,8 +575,8 @@ def main(argv: list[str] | None = None) -> int:
     say("")
     say(table(results))
     say(f"\nTotal {results['meta']['total_seconds']:.0f}s; results in {args.output}")
-    return 0 if not any("error" in (results.get(k) or {}) for k in ("imports", "notify", "storm_direct",
-                                                                     "storm_alertmanager")) else 1
+    parts = ("imports", "notify", "storm_direct", "storm_alertmanager", "escalation")
+    return 0 if not any("error" in (results.get(k) or {}) for k in parts) else 1
 
 
 if __name__ == "__main__":
