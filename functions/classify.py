@@ -5,25 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import functions_framework
-from pydantic import ValidationError
 
 from shared import bootstrap
 from shared.config.loader import current_policy
 from shared.handlers.alerts import process_alerts
 from shared.handlers.timers import schedule_alert_expiry
 from shared.log import get_logger
-from shared.messages import decode_alert_batch, message_id, pubsub_data
+from shared.messages import decode_alert_batch, decode_or_drop, message_id
 
 log = get_logger("classify")
 
 
 @functions_framework.cloud_event
 def classify(cloud_event) -> None:
-    try:
-        batch = decode_alert_batch(pubsub_data(cloud_event))
-    except (ValidationError, ValueError) as exc:
-        # Acknowledged, not retried: a message that can never parse must not loop forever.
-        log.error("undecodable alert message dropped", extra={"message_id": message_id(cloud_event), "error": str(exc)})
+    batch = decode_or_drop(cloud_event, decode_alert_batch, log)
+    if batch is None:
         return
     result = process_alerts(
         batch.alerts, policy=current_policy(), store=bootstrap.store(), publisher=bootstrap.publisher(),

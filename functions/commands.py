@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import functions_framework
-from pydantic import ValidationError
 
 from shared import bootstrap
 from shared.config.loader import current_policy
@@ -13,17 +12,15 @@ from shared.domain.actions import Refused
 from shared.domain.commands import Command
 from shared.handlers.escalation import apply
 from shared.log import get_logger
-from shared.messages import message_id, pubsub_data
+from shared.messages import decode_or_drop
 
 log = get_logger("commands")
 
 
 @functions_framework.cloud_event
 def commands(cloud_event) -> None:
-    try:
-        command = Command.model_validate_json(pubsub_data(cloud_event))
-    except (ValidationError, ValueError) as exc:
-        log.error("undecodable command dropped", extra={"message_id": message_id(cloud_event), "error": str(exc)})
+    command = decode_or_drop(cloud_event, Command.model_validate_json, log)
+    if command is None:
         return
     try:
         apply(command, policy=current_policy(), store=bootstrap.store(), publisher=bootstrap.publisher(),

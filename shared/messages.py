@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from shared.domain.incident import IncidentEvent
 from shared.domain.model import Alert
+
+T = TypeVar("T")
 
 
 class AlertBatch(BaseModel):
@@ -39,6 +43,16 @@ def pubsub_data(cloud_event: Any) -> bytes:
     if not isinstance(message, dict):
         raise ValueError("the CloudEvent carries no Pub/Sub message object")
     return base64.b64decode(message.get("data") or b"")
+
+
+def decode_or_drop(cloud_event: Any, decode: Callable[[bytes], T], log: logging.Logger) -> T | None:
+    """The message's content, or None for one that can never parse: it is logged and acknowledged,
+    because a redelivery would fail the same way forever."""
+    try:
+        return decode(pubsub_data(cloud_event))
+    except (ValidationError, ValueError) as exc:
+        log.error("undecodable message dropped", extra={"message_id": message_id(cloud_event), "error": str(exc)})
+        return None
 
 
 def message_id(cloud_event: Any) -> str:

@@ -17,21 +17,20 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValueError(f"duration {value!r} must be longer than zero")
-        try:
-            return timedelta(seconds=value)
-        except OverflowError:
-            raise ValueError(f"duration {value!r} is too long") from None
+        return _seconds(value, value)
     if not isinstance(value, str) or not _WHOLE.match(value):
         raise ValueError(f"invalid duration {value!r}: use forms like 90s, 15m, 1h, 5h30m, 2d")
     seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value))
+    return _seconds(seconds, value)
+
+
+def _seconds(seconds: float, given: object) -> timedelta:
     if seconds <= 0:
-        raise ValueError(f"duration {value!r} must be longer than zero")
+        raise ValueError(f"duration {given!r} must be longer than zero")
     try:
         return timedelta(seconds=seconds)
     except OverflowError:
-        raise ValueError(f"duration {value!r} is too long") from None
+        raise ValueError(f"duration {given!r} is too long") from None
 
 
 def format_duration(value: timedelta) -> str:

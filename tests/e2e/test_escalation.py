@@ -17,6 +17,7 @@ import requests
 from local.harness import StackProcess
 from shared.config.loader import DEFAULT_POLICY_PATH
 from tests.e2e.conftest import Client, eventually
+from tests.expected_policy import PATHS
 from tests.fakes.slack_api import FakeSlack
 
 pytestmark = pytest.mark.e2e
@@ -26,16 +27,6 @@ TARGETS = {"critical": 2, "high": 3, "medium": 4, "low": 5}
 SLACK_IDS = {"devops-1": "U0DEVOPS01", "devops-2": "U0DEVOPS02", "team-lead": "U0TEAMLEAD", "engineer-1": "U0ENGINR01",
              "engineer-2": "U0ENGINR02", "cto": "U0CTO00001", "ceo": "U0CEO00001", "pm": "U0PRODMGR1",
              "support-1": "U0SUPPORT1", "pst-1": "U0PST00001"}
-PATHS = {
-    "system_alert": [["devops-1", "devops-2"], ["cto"], ["pm"]],
-    "partner_technical": [["support-1"], ["pm"], ["cto"]],
-    "partner_technical_pst": [["pst-1"], ["support-1"], ["pm"], ["cto"]],
-    "system_security": [["cto"], ["ceo"]],
-    "partner_security": [["support-1"], ["cto"]],
-    "partner_security_pst": [["pst-1"], ["support-1"], ["cto"]],
-    "development_blocker": [["team-lead", "engineer-1", "engineer-2", "pm"], ["cto"], ["ceo"]],
-    "bug_report": [["team-lead", "engineer-1", "engineer-2"], ["pm"], ["cto"]],
-}
 SIGNING_SECRET = "e2e-signing-secret"
 
 

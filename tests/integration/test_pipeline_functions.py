@@ -219,8 +219,8 @@ UNDECODABLE = [
 
 
 @pytest.mark.parametrize(("function", "log_message"), [
-    ("classify", "undecodable alert message dropped"),
-    ("notify", "undecodable incident event dropped"),
+    ("classify", "undecodable message dropped"),
+    ("notify", "undecodable message dropped"),
 ])
 @pytest.mark.parametrize("body", UNDECODABLE)
 def test_an_undecodable_message_is_acknowledged_and_logged(apps, project, slack, caplog, function, log_message,

@@ -12,20 +12,11 @@ from shared.domain.actions import Refused, apply_command, due_step, escalation_f
 from shared.domain.commands import Action, Actor, Command
 from shared.domain.incident import EventType, Incident, IncidentStatus
 from shared.domain.model import AlertCategory, Severity
+from tests.expected_policy import PATHS
 
 POLICY = load_policy(DEFAULT_POLICY_PATH)
 T0 = datetime(2026, 12, 4, 23, 50, tzinfo=UTC)  # near midnight: nothing depends on the time of day
 
-PATHS = {
-    "system_alert": [["devops-1", "devops-2"], ["cto"], ["pm"]],
-    "partner_technical": [["support-1"], ["pm"], ["cto"]],
-    "partner_technical_pst": [["pst-1"], ["support-1"], ["pm"], ["cto"]],
-    "system_security": [["cto"], ["ceo"]],
-    "partner_security": [["support-1"], ["cto"]],
-    "partner_security_pst": [["pst-1"], ["support-1"], ["cto"]],
-    "development_blocker": [["team-lead", "engineer-1", "engineer-2", "pm"], ["cto"], ["ceo"]],
-    "bug_report": [["team-lead", "engineer-1", "engineer-2"], ["pm"], ["cto"]],
-}
 TARGETS = {Severity.CRITICAL: timedelta(minutes=15), Severity.HIGH: timedelta(hours=1),
            Severity.MEDIUM: timedelta(hours=4), Severity.LOW: timedelta(hours=24)}
 
