@@ -10,18 +10,33 @@ import flask
 from pydantic import ValidationError
 
 from shared import bootstrap
-from shared.api_models import ActionRequest, IncidentDetail, IncidentList, ManualReport, openapi_document
+from shared.api_models import (
+    ActionRequest,
+    CertInAssessment,
+    CertInFlag,
+    CertInReportFields,
+    CertInSubmission,
+    CertInUpdate,
+    IncidentDetail,
+    IncidentList,
+    ManualReport,
+    openapi_document,
+)
 from shared.config.loader import current_policy
+from shared.domain import actions
 from shared.domain.actions import Refused
+from shared.domain.certin import Submission
 from shared.domain.commands import Action, Actor, Command
 from shared.domain.incident import IncidentStatus
 from shared.domain.model import Severity
+from shared.handlers import certin as certin_handler
 from shared.handlers.escalation import apply
 from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.settings import settings
 from shared.web import HttpError, guarded, json_response, parse_json, read_body, require_token
 
 INCIDENT_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})$")
+CERT_IN_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/cert-in(?:/(?P<what>[a-z]+))?$")
 ACTION_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/(?P<action>[a-z]+)$")
 
 
@@ -40,6 +55,9 @@ def api(request: flask.Request) -> flask.Response:
     match = INCIDENT_PATH.match(path)
     if match and request.method == "GET":
         return json_response(incident_detail(match["id"]).model_dump(mode="json"))
+    match = CERT_IN_PATH.match(path)
+    if match:
+        return cert_in_route(request, match["id"], match["what"])
     match = ACTION_PATH.match(path)
     if match and request.method == "POST":
         return incident_action(request, match["id"], match["action"])
@@ -101,6 +119,54 @@ def incident_action(request: flask.Request, incident_id: str, action_name: str) 
     except Refused as exc:
         raise HttpError(exc.status, exc.reason, str(exc)) from None
     return json_response(incident_detail(incident_id).model_dump(mode="json"))
+
+
+def cert_in_route(request: flask.Request, incident_id: str, what: str | None) -> flask.Response:
+    """The CERT-In record of an incident: evidence export, report draft, and the people's steps."""
+    policy = current_policy()
+    if request.method == "GET" and what in (None, "report"):
+        incident = bootstrap.store().get_incident(incident_id)
+        if incident is None:
+            raise HttpError(404, "not_found", f"no incident {incident_id}")
+        if incident.cert_in is None:
+            raise HttpError(409, "no_cert_in_clock", f"{incident_id} is not a possibly reportable security incident")
+        from shared.documents.certin import evidence_markdown, report_email, report_markdown
+
+        timeline = bootstrap.store().timeline_of(incident_id, 2000)
+        if what is None:
+            body = evidence_markdown(policy, incident, incident.cert_in, timeline)
+            return flask.Response(body, mimetype="text/markdown", headers={
+                "Content-Disposition": f'inline; filename="{incident_id}-cert-in.md"'})
+        subject, text = report_email(policy, incident, incident.cert_in, timeline)
+        return json_response({"markdown": report_markdown(policy, incident, incident.cert_in, timeline),
+                              "email": {"to": policy.cert_in.reporting_email, "subject": subject, "body": text}})
+    if request.method != "POST" or what not in CERT_IN_STEPS:
+        raise HttpError(404, "not_found", f"no route {request.method} /incidents/{incident_id}/cert-in/{what or ''}")
+    model, decide = CERT_IN_STEPS[what]
+    body = _validated(model, parse_json(read_body(request)))
+    now = datetime.now(UTC)
+    try:
+        certin_handler.change(incident_id, lambda incident: decide(policy, incident, body, now), policy=policy,
+                              store=bootstrap.store(), publisher=bootstrap.publisher(), chat=bootstrap.chat(),
+                              scheduler=bootstrap.scheduler(), mailer=bootstrap.mailer(), now=now)
+    except LookupError:
+        raise HttpError(404, "not_found", f"no incident {incident_id}") from None
+    except Refused as exc:
+        raise HttpError(exc.status, exc.reason, str(exc)) from None
+    return json_response(incident_detail(incident_id).model_dump(mode="json"))
+
+
+CERT_IN_STEPS = {
+    "flag": (CertInFlag, lambda policy, incident, b, now: actions.cert_in_flag(policy, incident, b.actor, b.type, now)),
+    "assessment": (CertInAssessment, lambda policy, incident, b, now: actions.cert_in_assess(
+        policy, incident, Actor(kind="api", id=b.actor, name=b.actor), b.reportable, b.type, b.reason, now)),
+    "report": (CertInReportFields, lambda policy, incident, b, now: actions.cert_in_report(
+        incident, b.actor, b.fields, now)),
+    "submission": (CertInSubmission, lambda policy, incident, b, now: actions.cert_in_submit(
+        incident, Submission(at=b.at, method=b.method, reference=b.reference, by=b.actor, recorded_at=now), now)),
+    "updates": (CertInUpdate, lambda policy, incident, b, now: actions.cert_in_follow_up(
+        incident, b.actor, b.text, now)),
+}
 
 
 def _validated(model, data):

@@ -4,6 +4,7 @@ Every module imports its clients lazily (shared.bootstrap), so loading this file
 """
 
 from functions.api import api
+from functions.cert_in import cert_in
 from functions.classify import classify
 from functions.commands import commands
 from functions.escalate import escalate
@@ -12,4 +13,4 @@ from functions.notify import notify
 from functions.slack import slack
 from functions.tasks import tasks
 
-__all__ = ["api", "classify", "commands", "escalate", "ingest", "notify", "slack", "tasks"]
+__all__ = ["api", "cert_in", "classify", "commands", "escalate", "ingest", "notify", "slack", "tasks"]

@@ -11,6 +11,7 @@ import flask
 from shared import bootstrap
 from shared.config.loader import current_policy
 from shared.handlers.alerts import expired_copy, process_alerts
+from shared.handlers.certin import run_deadlines
 from shared.handlers.escalation import reconcile, run_due_step
 from shared.log import get_logger
 from shared.settings import settings
@@ -65,11 +66,32 @@ def escalate(body: dict, now: datetime) -> dict:
 
 def reconcile_now(body: dict, now: datetime) -> dict:
     """Run every few minutes (Cloud Scheduler in production, the local stack's loop locally)."""
-    return reconcile(store=bootstrap.store(), publisher=bootstrap.publisher(), chat=bootstrap.chat(),
-                     scheduler=bootstrap.scheduler(), now=now)
+    result = reconcile(store=bootstrap.store(), publisher=bootstrap.publisher(), chat=bootstrap.chat(),
+                       scheduler=bootstrap.scheduler(), now=now)
+    fired = 0
+    for incident_id in bootstrap.store().overdue_cert_in(now):
+        fired += cert_in_deadlines({"incident_id": incident_id}, now)["result"] == "fired"
+    if fired:
+        log.warning("reconciler fired overdue CERT-In deadlines", extra={"count": fired})
+    return {**result, "cert_in_fired": fired}
 
 
-HANDLERS = {"alert-expiry": alert_expiry, "escalate": escalate, "reconcile": reconcile_now}
+def cert_in_deadlines(body: dict, now: datetime) -> dict:
+    """CERT-In deadlines of one incident; acts only on those due and still applicable (duplicates do nothing)."""
+    incident_id = body.get("incident_id")
+    if not isinstance(incident_id, str):
+        raise HttpError(400, "invalid_payload", "incident_id must be a string", field="incident_id")
+    try:
+        result = run_deadlines(incident_id, policy=current_policy(), store=bootstrap.store(),
+                               publisher=bootstrap.publisher(), chat=bootstrap.chat(),
+                               scheduler=bootstrap.scheduler(), mailer=bootstrap.mailer(), now=now)
+    except LookupError:
+        return {"result": "unknown_incident"}
+    return {"result": result, "incident_id": incident_id}
+
+
+HANDLERS = {"alert-expiry": alert_expiry, "escalate": escalate, "reconcile": reconcile_now,
+            "cert-in": cert_in_deadlines}
 
 
 def _looks_like_jwt(token: str) -> bool:

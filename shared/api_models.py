@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
@@ -59,7 +60,9 @@ class ApiError(BaseModel):
 
 def openapi_document(base_url: str) -> dict[str, Any]:
     _, schemas = models_json_schema(
-        [(m, "validation") for m in (ManualReport, ActionRequest, IncidentDetail, IncidentList, ApiError)],
+        [(m, "validation") for m in (ManualReport, ActionRequest, IncidentDetail, IncidentList, ApiError,
+                                     CertInFlag, CertInAssessment, CertInReportFields, CertInSubmission,
+                                     CertInUpdate)],
         ref_template="#/components/schemas/{model}",
     )
 
@@ -106,6 +109,27 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                                        "403": {"description": "the actor may not do this"},
                                        "409": {"description": "not possible in the incident's state"}}},
             },
+            "/incidents/{incident_id}/cert-in": {
+                "get": {"summary": "The CERT-In compliance record as Markdown (timestamps in UTC and IST)",
+                        "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                                        "schema": {"type": "string"}}],
+                        "responses": {"200": {"description": "Markdown", "content": {"text/markdown": {}}}}},
+            },
+            "/incidents/{incident_id}/cert-in/report": {
+                "get": {"summary": "The CERT-In report draft (Markdown and a plain-text email)",
+                        "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                                        "schema": {"type": "string"}}],
+                        "responses": {"200": {"description": "the draft"}}},
+            },
+            **{f"/incidents/{{incident_id}}/cert-in/{step}": {
+                "post": {"summary": f"CERT-In: {step}",
+                         "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                                         "schema": {"type": "string"}}],
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": ref(model)}}},
+                         "responses": responses(200, "IncidentDetail", "the incident after the step")}}
+               for step, model in (("flag", "CertInFlag"), ("assessment", "CertInAssessment"),
+                                   ("report", "CertInReportFields"), ("submission", "CertInSubmission"),
+                                   ("updates", "CertInUpdate"))},
             "/incidents/{incident_id}": {
                 "get": {"summary": "One incident with its alerts and timeline",
                         "parameters": [{"name": "incident_id", "in": "path", "required": True,
@@ -114,3 +138,38 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             },
         },
     }
+
+
+class CertInFlag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=1, max_length=200)
+    type: int | None = Field(default=None, ge=1, le=20, description="CERT-In Annexure I type")
+
+
+class CertInAssessment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=1, max_length=200)
+    reportable: bool
+    type: int | None = Field(default=None, ge=1, le=20)
+    reason: str = Field(min_length=3, max_length=5000)
+
+
+class CertInReportFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=1, max_length=200)
+    fields: dict[str, str] = Field(min_length=1, description="affected_systems, indicators, impact, "
+                                   "security_systems, actions_taken, occurred_at, other")
+
+
+class CertInSubmission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=1, max_length=200)
+    at: datetime
+    method: Literal["email", "phone", "fax", "portal"]
+    reference: str = Field(min_length=1, max_length=200, description="CERT-In's acknowledgement reference")
+
+
+class CertInUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=3, max_length=5000)

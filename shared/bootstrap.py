@@ -91,7 +91,14 @@ def chat() -> Chat:
     return SlackChat(slack_client(cfg.slack_bot_token, cfg.slack_api_url))
 
 
+@cache
+def mailer():
+    from shared.adapters.smtp_mail import mailer_from_url
+
+    return mailer_from_url(settings().smtp_url)
+
+
 def reset() -> None:
     """Forget built clients (tests that change the environment)."""
-    for builder in (store, publisher, scheduler, chat):
+    for builder in (store, publisher, scheduler, chat, mailer):
         builder.cache_clear()

@@ -44,6 +44,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("notify", "topic", topic=TOPIC_INCIDENT_EVENTS),
     Function("escalate", "topic", topic=TOPIC_INCIDENT_EVENTS),
     Function("commands", "topic", topic=TOPIC_COMMANDS),
+    Function("cert-in", "topic", topic=TOPIC_INCIDENT_EVENTS),
 )
 
 

@@ -25,7 +25,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.config.policy import Policy
-from shared.domain.actions import Change, escalation_fields, start_escalation
+from shared.domain.actions import Change, escalation_fields, start_cert_in, start_escalation
 from shared.domain.classification import Classified, group_id
 from shared.domain.escalation import Page, replan
 from shared.domain.grouping import AlertRecord, GroupState, decide, on_all_alerts_resolved
@@ -129,6 +129,11 @@ class FirestoreStore:
                     start = start_escalation(policy, incident.type, incident.severity, now)
                     doc |= start.updates
                     writes += self._write_pages(txn, inc_id, start.pages, now)
+                    if policy.cert_in.enabled and policy.incident_types[incident.type].kind == "security":
+                        clock = start_cert_in(policy, incident.model_copy(update={"id": inc_id}), now)
+                        doc |= clock.updates
+                        writes += self._write_pages(txn, inc_id, clock.pages, now)
+                        decision.timeline.extend(clock.timeline)
                 txn.create(self._incident(inc_id), doc)
                 writes += 2
                 created = True
@@ -285,6 +290,12 @@ class FirestoreStore:
     def pages_of(self, incident_id: str) -> list[dict[str, Any]]:
         query = self.db.collection("pages").where(filter=firestore.FieldFilter("incident_id", "==", incident_id))
         return sorted((d.to_dict() for d in query.stream()), key=lambda p: (p["step"], p["recipient"]["person_id"]))
+
+    def overdue_cert_in(self, now: datetime, limit: int = 100) -> list[str]:
+        """Incidents whose next CERT-In deadline is past (its timer was lost), whatever their status."""
+        query = (self.db.collection("incidents").where(filter=firestore.FieldFilter("cert_in_next_due_at", "<=", now))
+                 .order_by("cert_in_next_due_at").limit(limit))
+        return [d.id for d in query.stream()]
 
     def overdue_escalations(self, now: datetime, limit: int = 100) -> list[Incident]:
         """Open incidents whose next escalation step is past due (its task was lost or failed)."""

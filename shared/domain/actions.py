@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shared.config.policy import Policy
-from shared.domain import escalation
+from shared.domain import certin, escalation
 from shared.domain.commands import Action, Actor, Command
 from shared.domain.escalation import Page
 from shared.domain.incident import EventType, Incident, IncidentStatus, TimelineEntry
@@ -189,3 +189,137 @@ def _name(policy: Policy, person_id: str) -> str:
     person = next((p for p in policy.people if p.id == person_id), None)
     return person.name if person else person_id
 
+
+
+# ---- the CERT-In clock ------------------------------------------------------------------------------
+
+_DEADLINE_TEXT = {
+    "assessment_reminder": "CERT-In: assess reportability before {at} (2-hour limit)",
+    "assessment_due": "CERT-In: the 2-hour reportability assessment was missed",
+    "report_reminder": "CERT-In: report due at {at} (6 hours from detection)",
+    "report_due": "CERT-In: the 6-hour reporting deadline has passed without a submitted report",
+}
+
+
+def start_cert_in(policy: Policy, incident: Incident, now: datetime, marked_by: str = "system") -> Change:
+    """Starts the clock from detection; critical incidents notify the CTO and the Broking Head at once."""
+    state = certin.start(policy.cert_in, incident.detected_at, f"{incident.title}\n{incident.summary}", marked_by)
+    pages = []
+    if incident.severity is Severity.CRITICAL:
+        pages = [Page(step=0, level=0, reason="certin_critical", recipient=r, topic="certin-critical")
+                 for r in escalation.people_of(policy, policy.cert_in.notify_roles_critical)]
+    return Change(updates=cert_in_fields(state), pages=pages, events=[EventType.CERT_IN_CHANGED], timeline=[
+        TimelineEntry(at=now, kind="cert_in.clock_started", actor=marked_by, source="cert-in", text=(
+            f"CERT-In clock started from detection at {incident.detected_at:%Y-%m-%d %H:%M} UTC; possibly reportable"
+            + (f" as type {state.suggested_type}" if state.suggested_type else "")))])
+
+
+def cert_in_due(policy: Policy, incident: Incident, now: datetime) -> Change | None:
+    """The deadlines whose time has come: remind, escalate, or raise the breach alert. Each acts once."""
+    state = incident.cert_in
+    if state is None:
+        return None
+    deadlines = certin.due(state, now)
+    if not deadlines:
+        return None
+    new = certin.fire(state, deadlines, now)
+    change = Change(updates=cert_in_fields(new), events=[EventType.CERT_IN_DEADLINE])
+    for deadline in deadlines:
+        roles = {
+            "assessment_reminder": policy.cert_in.assessors,
+            "assessment_due": [*policy.cert_in.missed_assessment_roles, *policy.cert_in.assessors],
+            "report_reminder": policy.cert_in.assessors,
+            "report_due": policy.cert_in.breach_roles,
+        }[deadline.kind]
+        text = _DEADLINE_TEXT[deadline.kind].format(at=f"{_report_due(state):%H:%M} UTC"
+                                                    if deadline.kind == "report_reminder"
+                                                    else f"{deadline.at:%H:%M} UTC")
+        change.timeline.append(TimelineEntry(at=now, kind=f"cert_in.{deadline.kind}", source="cert-in", text=text,
+                                             data={"deadline": deadline.key, "due": deadline.at.isoformat()}))
+        change.pages += [Page(step=0, level=0, reason=f"certin_{deadline.kind}", recipient=r,
+                              topic=f"certin-{deadline.key}") for r in escalation.people_of(policy, roles)]
+    return change
+
+
+def cert_in_fields(state: certin.CertInState) -> dict[str, Any]:
+    return {"cert_in": state.model_dump(mode="json"), "cert_in_next_due_at": certin.next_due_at(state)}
+
+
+def _report_due(state: certin.CertInState) -> datetime:
+    return next(d.at for d in state.deadlines if d.kind == "report_due")
+
+
+def cert_in_flag(policy: Policy, incident: Incident, who: str, type_id: int | None, now: datetime) -> Change:
+    """A person marks an incident possibly reportable (starting the clock from detection if it is not running)."""
+    _check_type(type_id)
+    if incident.cert_in is None:
+        change = start_cert_in(policy, incident, now, marked_by=who)
+        if type_id:
+            state = certin.CertInState(**change.updates["cert_in"])
+            state.suggested_type = type_id
+            change.updates = cert_in_fields(state)
+        return change
+    state = incident.cert_in.model_copy(deep=True)
+    state.possibly_reportable = True
+    state.suggested_type = type_id or state.suggested_type
+    return Change(updates=cert_in_fields(state), events=[EventType.CERT_IN_CHANGED], timeline=[TimelineEntry(
+        at=now, kind="cert_in.flagged", actor=who, source="cert-in", text=f"{who} marked it possibly reportable")])
+
+
+def cert_in_assess(policy: Policy, incident: Incident, actor: Actor, reportable: bool, type_id: int | None,
+                   reason: str, now: datetime) -> Change:
+    if incident.cert_in is None:
+        raise Refused(409, "no_cert_in_clock", f"{incident.id} is not a possibly reportable security incident")
+    if not holds_role(policy, actor, policy.cert_in.assessors + policy.cert_in.missed_assessment_roles):
+        raise Refused(403, "forbidden", f"only {', '.join(policy.cert_in.assessors)} assess reportability")
+    _check_type(type_id)
+    if reportable and not (type_id or incident.cert_in.suggested_type):
+        raise Refused(400, "missing_type", "a reportable incident needs its CERT-In type (1-20, Annexure I)")
+    who = actor_label(policy, actor)
+    assessment = certin.Assessment(reportable=reportable, type=type_id or incident.cert_in.suggested_type,
+                                   reason=reason, by=who, at=now)
+    state = certin.assess(incident.cert_in, assessment)
+    verdict = f"reportable as type {assessment.type}" if reportable else "not reportable"
+    return Change(updates=cert_in_fields(state), events=[EventType.CERT_IN_CHANGED], timeline=[TimelineEntry(
+        at=now, kind="cert_in.assessed", actor=who, source="cert-in", text=f"{who} assessed: {verdict}. {reason}",
+        data={"reportable": reportable, "type": assessment.type})])
+
+
+def cert_in_report(incident: Incident, who: str, fields: dict[str, str], now: datetime) -> Change:
+    state = _clock(incident).model_copy(deep=True)
+    state.report |= {k: v for k, v in fields.items() if v is not None}
+    state.report_versions.append({"at": now.isoformat(), "by": who, "fields": dict(state.report)})
+    return Change(updates=cert_in_fields(state), timeline=[TimelineEntry(
+        at=now, kind="cert_in.report_edited", actor=who, source="cert-in",
+        text=f"{who} completed the report draft ({', '.join(sorted(fields))}); version {len(state.report_versions)}")])
+
+
+def cert_in_submit(incident: Incident, submission: certin.Submission, now: datetime) -> Change:
+    state = _clock(incident)
+    if state.submission is not None:
+        return Change(result="already submitted")
+    new = certin.submit(state, submission)
+    late = submission.at > next(d.at for d in state.deadlines if d.kind == "report_due")
+    return Change(updates=cert_in_fields(new), events=[EventType.CERT_IN_CHANGED], timeline=[TimelineEntry(
+        at=now, kind="cert_in.submitted", actor=submission.by, source="cert-in",
+        text=f"Report submitted to CERT-In by {submission.method} at {submission.at:%Y-%m-%d %H:%M} UTC, "
+             f"reference {submission.reference}" + (" (after the 6-hour deadline)" if late else ""),
+        data={"method": submission.method, "reference": submission.reference})])
+
+
+def cert_in_follow_up(incident: Incident, who: str, text: str, now: datetime) -> Change:
+    state = _clock(incident).model_copy(deep=True)
+    state.follow_ups.append(certin.FollowUp(at=now, by=who, text=text))
+    return Change(updates=cert_in_fields(state), timeline=[TimelineEntry(
+        at=now, kind="cert_in.follow_up", actor=who, source="cert-in", text=f"Update to CERT-In: {text}")])
+
+
+def _clock(incident: Incident) -> certin.CertInState:
+    if incident.cert_in is None:
+        raise Refused(409, "no_cert_in_clock", f"{incident.id} is not a possibly reportable security incident")
+    return incident.cert_in
+
+
+def _check_type(type_id: int | None) -> None:
+    if type_id is not None and type_id not in certin.CERT_IN_TYPES:
+        raise Refused(400, "invalid_type", "the CERT-In type is a number from 1 to 20 (Annexure I)")

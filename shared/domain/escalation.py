@@ -17,7 +17,9 @@ from pydantic import BaseModel, Field
 from shared.config.policy import Policy
 from shared.domain.model import Severity
 
-PageReason = Literal["initial", "parallel", "escalated", "repeat", "manual"]
+PageReason = Literal["initial", "parallel", "escalated", "repeat", "manual", "certin_critical",
+                     "certin_assessment_reminder", "certin_assessment_due", "certin_report_reminder",
+                     "certin_report_due"]
 
 
 class Recipient(BaseModel):
@@ -40,10 +42,11 @@ class Page(BaseModel):
     level: int  # 1-based, as people say it
     reason: PageReason
     recipient: Recipient
+    topic: str = ""  # pages outside the escalation path (the CERT-In clock) name what they are about
 
     @property
     def key(self) -> str:
-        return f"{self.step}:{self.recipient.person_id}"
+        return f"{self.topic or self.step}:{self.recipient.person_id}"
 
 
 class EscalationState(BaseModel):
@@ -173,6 +176,10 @@ def _next_at(state: EscalationState) -> datetime:
 def _pages(state: EscalationState, reason: PageReason) -> list[Page]:
     level = state.plan[state.level]
     return [Page(step=state.step, level=state.level + 1, reason=reason, recipient=r) for r in level.people]
+
+
+def people_of(policy: Policy, roles: list[str]) -> list[Recipient]:
+    return _people(policy, roles)
 
 
 def _people(policy: Policy, roles: list[str]) -> list[Recipient]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.domain.certin import CertInState
 from shared.domain.escalation import EscalationState
 from shared.domain.model import AlertCategory, Link, Severity
 
@@ -30,6 +31,8 @@ class EventType(StrEnum):
     SEVERITY_CHANGED = "incident.severity_changed"
     ESCALATED = "incident.escalated"
     RESPONSE_BREACHED = "incident.response_breached"
+    CERT_IN_DEADLINE = "incident.cert_in_deadline"
+    CERT_IN_CHANGED = "incident.cert_in_changed"
 
 
 class Incident(BaseModel):
@@ -66,6 +69,8 @@ class Incident(BaseModel):
     acknowledged_by: str | None = None
     escalation: EscalationState | None = None
     next_escalation_at: datetime | None = Field(default=None, description="copy of escalation.next_at, for queries")
+    cert_in: CertInState | None = None
+    cert_in_next_due_at: datetime | None = Field(default=None, description="next CERT-In deadline, for queries")
 
 
 class TimelineEntry(BaseModel):

@@ -68,7 +68,12 @@ def deliver_pages(incident: Incident, *, store, chat: Chat, now: datetime) -> in
 def page_message(incident: Incident, page: Page) -> tuple[str, list[dict]]:
     reason = {"initial": "you are on the first level", "parallel": "critical incident: emergency escalation",
               "escalated": f"escalated to level {page.level}", "repeat": "still not acknowledged",
-              "manual": f"escalated by hand to level {page.level}"}[page.reason]
+              "manual": f"escalated by hand to level {page.level}",
+              "certin_critical": "critical security incident: CERT-In clock running, you are notified in parallel",
+              "certin_assessment_reminder": "CERT-In: assess reportability now (2-hour limit)",
+              "certin_assessment_due": "CERT-In: the 2-hour reportability assessment was MISSED",
+              "certin_report_reminder": "CERT-In: the report is due within the 6-hour limit",
+              "certin_report_due": "CERT-In BREACH: 6 hours passed without a submitted report"}[page.reason]
     text = f":rotating_light: {incident.id} [{incident.severity.value.upper()}] {incident.title} ({reason})"
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},

@@ -390,7 +390,8 @@ def test_openapi_document(api, project):
     assert response.status_code == 200 and response.mimetype == "application/json"
     doc = json_of(response)
     assert doc["openapi"] == "3.1.0" and doc["info"]["title"] and doc["info"]["version"]
-    assert set(doc["paths"]) == {"/incidents", "/incidents/{incident_id}", "/incidents/{incident_id}/{action}"}
+    assert {"/incidents", "/incidents/{incident_id}", "/incidents/{incident_id}/{action}",
+            "/incidents/{incident_id}/cert-in", "/incidents/{incident_id}/cert-in/assessment"} <= set(doc["paths"])
     assert set(doc["paths"]["/incidents"]) == {"get", "post"} and set(doc["paths"]["/incidents/{incident_id}"]) == {
         "get"}
     assert doc["servers"][0]["url"].endswith("/api")
