@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -24,7 +25,7 @@ STATUS_TEXT = {IncidentStatus.OPEN: "Open", IncidentStatus.ACKNOWLEDGED: "Acknow
 
 
 def incident_message(policy: Policy, incident: Incident, responders: Responders,
-                     firing: int, total: int) -> tuple[str, list[dict[str, Any]]]:
+                     firing: int, total: int, now: datetime | None = None) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for the incident's one message; later events update it in place."""
     itype = policy.incident_types.get(incident.type)
     emoji = SEVERITY_EMOJI.get(incident.severity.value, "")
@@ -67,6 +68,8 @@ def incident_message(policy: Policy, incident: Incident, responders: Responders,
     elif incident.resolution_summary:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(f"*Resolved* {incident.resolution_summary}",
                                                                       2900))))
+    if incident.cert_in is not None:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(cert_in_line(incident, now), 2900))))
     if incident.incident_channel:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Incident channel* <#{incident.incident_channel}>")))
     if incident.alerts_resolved_at and incident.status is not IncidentStatus.RESOLVED:
@@ -76,6 +79,34 @@ def incident_message(policy: Policy, incident: Incident, responders: Responders,
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text=f"{incident.id} · detected {incident.detected_at:%Y-%m-%d %H:%M} UTC · source {incident.source}")]))
     return text, [b.to_dict() for b in blocks]
+
+
+def cert_in_line(incident: Incident, now: datetime | None) -> str:
+    """The CERT-In clock: each open deadline as Slack's own local time plus the time left when last updated."""
+    state = incident.cert_in
+    if state.submission is not None:
+        sent = state.submission
+        return f"*CERT-In* :white_check_mark: report submitted ({sent.method}, ref {sent.reference})"
+    if state.reportable is False:
+        return "*CERT-In* assessed as not reportable"
+    parts = []
+    for kind, label in (("assessment_due", "assessment"), ("report_due", "report")):
+        deadline = next(d for d in state.deadlines if d.kind == kind)
+        if kind == "assessment_due" and state.assessment is not None:
+            parts.append("assessment done")
+            continue
+        stamp = f"<!date^{int(deadline.at.timestamp())}^{{time}}|{deadline.at:%H:%M} UTC>"
+        if deadline.key in state.fired:
+            parts.append(f":rotating_light: {label} deadline {stamp} PASSED")
+        else:
+            left = f" ({_left(deadline.at - now)} left)" if now else ""
+            parts.append(f"{label} due {stamp}{left}")
+    return "*CERT-In* :stopwatch: " + " · ".join(parts)
+
+
+def _left(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    return f"{minutes // 60}h {minutes % 60:02d}m"
 
 
 def _owner(policy: Policy, incident: Incident) -> str:

@@ -61,7 +61,7 @@ def notify_incident(event: IncidentEvent, *, policy: Policy, store, chat: Chat, 
 def render_message(incident, *, policy: Policy, store, chat: Chat, now: datetime) -> str:
     responders = first_responders(policy, incident)
     firing, total = store.alert_counts(incident.id)
-    text, blocks = incident_message(policy, incident, responders, firing, total)
+    text, blocks = incident_message(policy, incident, responders, firing, total, now=now)
     if incident.slack_ts and incident.slack_channel:
         chat.update(incident.slack_channel, incident.slack_ts, text, blocks)
         return "updated"
