@@ -13,6 +13,7 @@ from shared.config.loader import current_policy
 from shared.handlers.alerts import expired_copy, process_alerts
 from shared.handlers.certin import run_deadlines
 from shared.handlers.escalation import reconcile, run_due_step
+from shared.handlers.notify import render_message
 from shared.log import get_logger
 from shared.settings import settings
 from shared.web import HttpError, guarded, json_response, parse_json, read_body
@@ -73,7 +74,12 @@ def reconcile_now(body: dict, now: datetime) -> dict:
         fired += cert_in_deadlines({"incident_id": incident_id}, now)["result"] == "fired"
     if fired:
         log.warning("reconciler fired overdue CERT-In deadlines", extra={"count": fired})
-    return {**result, "cert_in_fired": fired}
+    refreshed = 0
+    for incident in bootstrap.store().running_cert_in_clocks(now):
+        if incident.slack_ts:  # the countdown on the incident's message moves on
+            render_message(incident, policy=current_policy(), store=bootstrap.store(), chat=bootstrap.chat(), now=now)
+            refreshed += 1
+    return {**result, "cert_in_fired": fired, "countdowns_refreshed": refreshed}
 
 
 def cert_in_deadlines(body: dict, now: datetime) -> dict:

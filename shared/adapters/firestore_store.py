@@ -297,6 +297,12 @@ class FirestoreStore:
                  .order_by("cert_in_next_due_at").limit(limit))
         return [d.id for d in query.stream()]
 
+    def running_cert_in_clocks(self, now: datetime, limit: int = 50) -> list[Incident]:
+        """Incidents whose CERT-In clock still has a deadline ahead (their Slack countdown is refreshed)."""
+        query = (self.db.collection("incidents").where(filter=firestore.FieldFilter("cert_in_next_due_at", ">", now))
+                 .order_by("cert_in_next_due_at").limit(limit))
+        return [Incident(**d.to_dict()) for d in query.stream()]
+
     def overdue_escalations(self, now: datetime, limit: int = 100) -> list[Incident]:
         """Open incidents whose next escalation step is past due (its task was lost or failed)."""
         query = (self.db.collection("incidents")

@@ -84,6 +84,8 @@ def test_an_unreported_security_incident_runs_the_whole_clock_to_the_breach_aler
     assert "security@wealthy.in" in mail["to"] and "CERT-In report due" in mail["data"]
     eventually(lambda: dms_to(slack, "U0BROKING1", incident["id"]), what="Broking Head told in parallel")
     eventually(lambda: dms_to(slack, "U0CTO00001", incident["id"]), what="the CTO paged")
+    eventually(lambda: [u for u in slack.calls_to("chat.update") if incident["id"] in str(u.params.get("text"))
+                        and "left)" in str(u.params.get("blocks"))], what="a countdown on the incident message")
     eventually(lambda: dms_to(slack, "U0SRE00001", incident["id"], "assess reportability"), timeout=20)
     eventually(lambda: dms_to(slack, "U0CTO00001", incident["id"], "assessment was MISSED"), timeout=20)
     breach = eventually(lambda: dms_to(slack, "U0BROKING1", incident["id"], "BREACH"), timeout=30)
