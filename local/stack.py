@@ -221,6 +221,7 @@ class Stack:
             f"  OpenTelemetry  {base}/ingest/otel/v1/logs",
             f"  Generic JSON   {base}/ingest/generic",
             "",
+            f"Slack app        interactivity {base}/slack/interactions, slash command /incident {base}/slack/commands",
             f"API              {base}/api/incidents   (OpenAPI: {base}/api/openapi.json)",
             f"Health           {base}/healthz",
             f"Status page      {base}/status/   (once the status page function exists)",
