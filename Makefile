@@ -7,7 +7,9 @@ PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 TASKS_VENV := .venv-tasks
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test unit integration e2e lint check-config check-domain bench reset clean requirements install alertmanager
+.PHONY: run test unit integration e2e lint check-config check-domain bench reset clean requirements install alertmanager \
+	package infra-check
+CHECKOV_VENV := .venv-checkov
 
 # ---- set-up -------------------------------------------------------------------------------------
 $(VENV)/.installed: pyproject.toml
@@ -44,6 +46,21 @@ run: install
 reset:
 	rm -rf .local
 
+# ---- deploy -------------------------------------------------------------------------------------
+package: $(VENV)/.installed
+	$(PY) -m local.package
+
+# checkov pins packaging<24 (pytest needs >=24) and ships its own `hcl2` module: a virtualenv of its own.
+$(CHECKOV_VENV)/.installed:
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip --disable-pip-version-check -q install checkov==3.3.30 \
+		2> >(grep -v "^WARNING: Location" >&2)
+	touch $@
+
+infra-check: $(CHECKOV_VENV)/.installed
+	terraform fmt -check -recursive infra
+	$(CHECKOV_VENV)/bin/checkov -d infra --quiet --compact --skip-download
+
 # ---- checks -------------------------------------------------------------------------------------
 check-config: $(VENV)/.installed
 	$(PY) -m shared.config.check $(or $(CONFIG),$(INCIDENT_CONFIG),config/policy.yaml)
@@ -64,11 +81,11 @@ integration: install
 e2e: install alertmanager
 	$(PYTEST) tests/e2e -q
 
-test: install alertmanager lint check-config
+test: install alertmanager lint check-config infra-check
 	$(PYTEST) tests -q
 
 bench: install
 	$(PY) -m bench.run
 
 clean: reset
-	rm -rf $(VENV) $(TASKS_VENV) build
+	rm -rf $(VENV) $(TASKS_VENV) $(CHECKOV_VENV) build

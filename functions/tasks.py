@@ -100,6 +100,15 @@ HANDLERS = {"alert-expiry": alert_expiry, "escalate": escalate, "reconcile": rec
             "cert-in": cert_in_deadlines}
 
 
+def _claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        raise HttpError(401, "unauthenticated", "invalid OIDC token: unreadable claims") from None
+    return claims if isinstance(claims, dict) else {}
+
+
 def _looks_like_jwt(token: str) -> bool:
     """Three base64url parts with a JSON header: refuse garbage before fetching Google's certificates."""
     parts = token.split(".")
@@ -128,6 +137,17 @@ def verify_cloud_tasks_caller(request: flask.Request) -> None:
     token = header[7:].strip()
     if not _looks_like_jwt(token):
         raise HttpError(401, "unauthenticated", "invalid OIDC token: not a JWT")
+    if token.endswith(".SIGNATURE_REMOVED_BY_GOOGLE"):
+        # Cloud Run's IAM check already verified this token (the function is not public) and removed its
+        # signature; what is left to check is who it was issued to and for.
+        claims = _claims(token)
+        audience_ok = str(claims.get("aud", "")).rstrip("/") in (cfg.function_url("tasks"),
+                                                                cfg.function_url("tasks") + request.path)
+        if not audience_ok:
+            raise HttpError(401, "unauthenticated", "the token was issued for another audience")
+        if not claims.get("email_verified") or claims.get("email") != cfg.tasks_service_account:
+            raise HttpError(403, "forbidden", "the token is not the tasks service account's")
+        return
     from google.auth import exceptions as auth_exceptions
     from google.auth.transport import requests as google_requests
     from google.oauth2 import id_token

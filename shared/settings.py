@@ -31,7 +31,12 @@ class Settings:
 
     @property
     def local(self) -> bool:
-        """True on the emulators: production-only checks (OIDC identity) are skipped."""
+        """True on the emulators: production-only checks (OIDC identity) are skipped.
+
+        INCIDENT_ENV=production forces the production checks even there (tests of those checks).
+        """
+        if os.environ.get("INCIDENT_ENV") == "production":
+            return False
         return bool(os.environ.get("FIRESTORE_EMULATOR_HOST") or self.tasks_emulator_host)
 
     def function_url(self, function: str) -> str:

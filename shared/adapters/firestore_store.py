@@ -17,7 +17,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import tenacity
@@ -40,6 +40,8 @@ from shared.domain.incident import (
 from shared.domain.ports import GroupOutcome, IncidentPage
 
 COUNTER_SHARDS = 10
+CLAIM_RETENTION = timedelta(days=30)
+OUTBOX_RETENTION = timedelta(days=7)
 TXN_ATTEMPTS = 5
 
 
@@ -401,8 +403,10 @@ class FirestoreStore:
         if not event_ids:
             return
         batch = self.db.batch()
+        expire_at = datetime.now(UTC) + OUTBOX_RETENTION  # Firestore TTL deletes published events after this
         for event_id in event_ids:
-            batch.update(self.db.collection("outbox").document(_safe(event_id)), {"published": True})
+            batch.update(self.db.collection("outbox").document(_safe(event_id)),
+                         {"published": True, "expire_at": expire_at})
         batch.commit()
 
     def claim(self, key: str, now: datetime, lease: timedelta) -> bool:
@@ -442,7 +446,9 @@ class FirestoreStore:
         self.db.collection("claims").document(_safe(key)).delete()
 
     def complete_claim(self, key: str, result: dict[str, Any]) -> None:
-        self.db.collection("claims").document(_safe(key)).set({"done": True, "result": result}, merge=True)
+        """Done claims are kept a month (Firestore TTL on `expire_at`): long after any redelivery could come."""
+        self.db.collection("claims").document(_safe(key)).set(
+            {"done": True, "result": result, "expire_at": datetime.now(UTC) + CLAIM_RETENTION}, merge=True)
 
     def claim_result(self, key: str) -> dict[str, Any] | None:
         snap = self.db.collection("claims").document(_safe(key)).get()

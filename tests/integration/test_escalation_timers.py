@@ -145,11 +145,36 @@ def test_task_callbacks_are_refused_without_cloud_tasks_identity(stack):
 
 
 def test_in_production_a_callback_without_an_oidc_token_is_refused(stack, monkeypatch):
-    set_env(monkeypatch, FIRESTORE_EMULATOR_HOST=None, CLOUD_TASKS_EMULATOR_HOST=None,
-            TASKS_SERVICE_ACCOUNT="tasks@acme.iam.gserviceaccount.com")
+    set_env(monkeypatch, INCIDENT_ENV="production", TASKS_SERVICE_ACCOUNT="tasks@acme.iam.gserviceaccount.com")
     forged = requests.post(f"{stack['base']}/tasks/escalate", json={"incident_id": "INC-2026-0001", "step": 1},
                            headers={"X-CloudTasks-QueueName": "incident-timers"}, timeout=10)
     assert forged.status_code == 401
     garbage = requests.post(f"{stack['base']}/tasks/escalate", json={"incident_id": "INC-2026-0001", "step": 1},
                             headers={"Authorization": "Bearer not-a-jwt"}, timeout=10)
     assert garbage.status_code == 401 and "invalid OIDC token" in garbage.json()["detail"]
+
+
+def test_behind_cloud_run_a_verified_token_is_checked_for_audience_and_identity(stack, monkeypatch):
+    """Cloud Run verifies the OIDC token of a private function and removes its signature before the code sees it."""
+    import base64 as b64
+    import json as js
+
+    set_env(monkeypatch, INCIDENT_ENV="production", TASKS_SERVICE_ACCOUNT="tasks@acme.iam.gserviceaccount.com",
+            TASKS_URL="https://tasks-123.a.run.app")
+
+    def token(claims: dict) -> str:
+        part = lambda d: b64.urlsafe_b64encode(js.dumps(d).encode()).decode().rstrip("=")  # noqa: E731
+        return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.SIGNATURE_REMOVED_BY_GOOGLE"
+
+    good = {"aud": "https://tasks-123.a.run.app/escalate", "email": "tasks@acme.iam.gserviceaccount.com",
+            "email_verified": True}
+    body = {"incident_id": "INC-2099-0001", "step": 1}
+    ok = requests.post(f"{stack['base']}/tasks/escalate", json=body, timeout=10,
+                       headers={"Authorization": f"Bearer {token(good)}"})
+    assert ok.status_code == 200 and ok.json()["result"] == "unknown_incident"
+    stranger = requests.post(f"{stack['base']}/tasks/escalate", json=body, timeout=10, headers={
+        "Authorization": f"Bearer {token(good | {'email': 'someone@else.com'})}"})
+    assert stranger.status_code == 403
+    elsewhere = requests.post(f"{stack['base']}/tasks/escalate", json=body, timeout=10, headers={
+        "Authorization": f"Bearer {token(good | {'aud': 'https://other.example'})}"})
+    assert elsewhere.status_code == 401
