@@ -64,8 +64,10 @@ def declare(client: Client, itype: str, severity: str) -> dict:
 
 
 def direct_pages(slack: FakeSlack, incident_id: str) -> list:
+    """Escalation pages to people (security incidents also get CERT-In notices, which are not escalation)."""
     return [c for c in slack.calls_to("chat.postMessage")
-            if str(c.params.get("channel", "")).startswith("U") and f"{incident_id} " in str(c.params.get("text"))]
+            if str(c.params.get("channel", "")).startswith("U") and f"{incident_id} " in str(c.params.get("text"))
+            and "CERT-In" not in str(c.params.get("text"))]
 
 
 def created_epoch(incident: dict) -> float:
