@@ -20,8 +20,10 @@ from shared import bootstrap
 from shared.adapters import slack_requests as sr
 from shared.adapters import slack_views as views
 from shared.config.loader import current_policy
+from shared.domain.actions import Refused, cert_in_assess
 from shared.domain.commands import Command
 from shared.domain.incident import IncidentStatus
+from shared.handlers import certin as certin_handler
 from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.log import get_logger
 from shared.messages import encode
@@ -140,7 +142,31 @@ def slash_command(form: dict[str, str]) -> flask.Response:
         return list_open()
     if slash.verb in ("ack", "resolve"):
         return act(slash, form)
+    if slash.verb == "certin":
+        return assess_cert_in(slash, form)
     return ephemeral(sr.USAGE)
+
+
+def assess_cert_in(slash: sr.Slash, form: dict[str, str]) -> flask.Response:
+    """The SRE's reportability decision, recorded at once (one transaction) so the answer can say it is done."""
+    try:
+        reportable, type_id, reason = sr.parse_assessment(slash.rest)
+    except ValueError as exc:
+        return ephemeral(f"{exc}.\n\n{sr.USAGE}")
+    policy, now = current_policy(), datetime.now(UTC)
+    actor = sr.slash_actor(form)
+    try:
+        certin_handler.change(slash.incident_id, lambda incident: cert_in_assess(
+            policy, incident, actor, reportable, type_id, reason, now), policy=policy, store=bootstrap.store(),
+            publisher=bootstrap.publisher(), chat=bootstrap.chat(), scheduler=bootstrap.scheduler(),
+            mailer=bootstrap.mailer(), now=now)
+    except LookupError:
+        return ephemeral(f"No incident {slash.incident_id}.")
+    except Refused as exc:
+        return ephemeral(f"Not recorded: {exc}.")
+    verdict = f"reportable (type {type_id})" if reportable and type_id else (
+        "reportable" if reportable else "not reportable")
+    return ephemeral(f"Recorded for {slash.incident_id}: {verdict}. The CERT-In clock follows the decision.")
 
 
 def status(incident_id: str) -> flask.Response:

@@ -321,12 +321,15 @@ USAGE = (
     "• `/incident list` — open and acknowledged incidents\n"
     "• `/incident ack INC-2026-0042` — acknowledge (stops the escalation)\n"
     "• `/incident resolve INC-2026-0042 <summary>` — resolve with a summary of what fixed it\n"
+    "• `/incident certin INC-2026-0042 reportable 3 <reason>` or `... not <reason>` — record the CERT-In "
+    "reportability assessment (type 1-20 of Annexure I)\n"
     "• `/incident help` — this text"
 )
 
 _VERBS = {"declare": "declare", "new": "declare", "status": "status", "show": "status", "list": "list",
-          "ls": "list", "ack": "ack", "acknowledge": "ack", "resolve": "resolve", "help": "help"}
-_NEEDS_ID = ("status", "ack", "resolve")
+          "ls": "list", "ack": "ack", "acknowledge": "ack", "resolve": "resolve", "help": "help",
+          "certin": "certin", "cert-in": "certin"}
+_NEEDS_ID = ("status", "ack", "resolve", "certin")
 
 
 @dataclass(frozen=True)
@@ -360,6 +363,24 @@ def parse_slash_text(text: str) -> Slash:
     if verb == "resolve" and len(rest) > views.SUMMARY_MAX:
         return Slash(verb, incident_id, problem=f"Keep the summary under {views.SUMMARY_MAX} characters.")
     return Slash(verb, incident_id, rest)
+
+
+def parse_assessment(rest: str) -> tuple[bool, int | None, str]:
+    """`reportable [type] <reason>` or `not <reason>`, as the SRE types it after `/incident certin INC-…`."""
+    words = rest.split(maxsplit=1)
+    if not words or words[0].lower() not in ("reportable", "yes", "not", "no"):
+        raise ValueError("say `reportable <type 1-20> <reason>` or `not <reason>`")
+    reportable = words[0].lower() in ("reportable", "yes")
+    tail = words[1] if len(words) > 1 else ""
+    type_id = None
+    if reportable and tail.split(maxsplit=1) and tail.split(maxsplit=1)[0].isdigit():
+        first, _, tail = tail.partition(" ")
+        type_id = int(first)
+        if not 1 <= type_id <= 20:
+            raise ValueError("the CERT-In type is a number from 1 to 20 (Annexure I)")
+    if len(tail.strip()) < 3:
+        raise ValueError("give the reason for the decision")
+    return reportable, type_id, tail.strip()
 
 
 def slash_actor(form: Mapping[str, str]) -> Actor:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 
 from local import emulators
@@ -17,6 +21,7 @@ from tests.e2e.conftest import Client, eventually
 from tests.fakes.slack_api import FakeSlack
 
 pytestmark = pytest.mark.e2e
+SIGNING_SECRET = "e2e-certin-signing-secret"
 
 
 class Inbox:
@@ -54,6 +59,7 @@ def clock_stack(tmp_path_factory) -> Iterator[tuple[StackProcess, FakeSlack, Cli
         stack = StackProcess(extra_env={
             "INCIDENT_CONFIG": fast_cert_in_policy(tmp_path_factory.mktemp("certin")),
             "SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.base_url, "RECONCILE_EVERY_SECONDS": "3",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SMTP_URL": f"smtp://127.0.0.1:{port}?from=incidents@example.com"})
         stack.start()
         try:
@@ -140,3 +146,25 @@ def test_cert_in_steps_reject_bad_input(clock_stack):
     assert client.api("POST", f"{base}/submission", json={"actor": "x"}).status_code == 400
     assert client.api("POST", f"{base}/nothing", json={}).status_code == 404
     assert client.api("GET", "/incidents/INC-2026-9999/cert-in").status_code == 404
+
+
+def slash(stack: StackProcess, user: str, text: str) -> requests.Response:
+    body = urllib.parse.urlencode({"command": "/incident", "text": text, "user_id": user, "team_id": "T1",
+                                   "channel_id": "C0SECURITY1", "trigger_id": "123.456.abc"}).encode()
+    ts = int(time.time())
+    signature = "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return requests.post(f"{stack.base_url}/slack/commands", data=body, timeout=10, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": signature})
+
+
+def test_the_sre_records_the_assessment_from_slack(clock_stack):
+    stack, _, client, _ = clock_stack
+    incident = security_alert(client, f"Credential stuffing on login {uuid.uuid4().hex[:6]}")
+    refused = slash(stack, "U0SUPPORT1", f"certin {incident['id']} reportable 3 attacker got in")
+    assert refused.status_code == 200 and "Not recorded" in refused.json()["text"]
+    answer = slash(stack, "U0SRE00001", f"certin {incident['id']} reportable 3 one account was taken over")
+    assert answer.status_code == 200 and "Recorded" in answer.json()["text"]
+    assessment = client.detail(incident["id"])["incident"]["cert_in"]["assessment"]
+    assert assessment["reportable"] is True and assessment["type"] == 3
+    assert assessment["by"] == "Site Reliability Engineer"
