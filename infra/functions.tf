@@ -57,10 +57,10 @@ locals {
 
   # Secret Manager secrets each function reads as environment variables (shared/settings.py).
   function_secrets = {
-    ingest   = ["INGEST_TOKEN", "GRAFANA_HMAC_SECRET"]      # webhook bearer token; Grafana's HMAC (optional)
-    slack    = ["SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN"]  # verifies Slack's requests; opens modals
-    api      = ["API_TOKEN", "SLACK_BOT_TOKEN", "SMTP_URL"] # API bearer token; commands post to Slack and mail
-    tasks    = ["SLACK_BOT_TOKEN", "SMTP_URL"]              # escalation steps page; CERT-In deadlines mail
+    ingest   = ["INGEST_TOKEN", "GRAFANA_HMAC_SECRET"]                 # webhook bearer token; Grafana's HMAC (optional)
+    slack    = ["SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SMTP_URL"] # verifies Slack; modals; CERT-In steps mail
+    api      = ["API_TOKEN", "SLACK_BOT_TOKEN", "SMTP_URL"]            # API bearer token; commands post to Slack and mail
+    tasks    = ["SLACK_BOT_TOKEN", "SMTP_URL"]                         # escalation steps page; CERT-In deadlines mail
     classify = []
     notify   = ["SLACK_BOT_TOKEN"]
     escalate = ["SLACK_BOT_TOKEN"]
@@ -84,15 +84,15 @@ locals {
   #   enqueues:  sets timers (roles/cloudtasks.enqueuer on the queue, and actAs the tasks invoker SA
   #              whose OIDC token the tasks carry).
   function_access = {
-    ingest   = { publishes = ["alerts"], firestore = false, enqueues = false }                     # stateless: alerts onto the topic
-    slack    = { publishes = ["commands", "incident-events"], firestore = true, enqueues = false } # commands; declared incidents
-    api      = { publishes = ["incident-events"], firestore = true, enqueues = true }              # reports and actions
-    tasks    = { publishes = ["incident-events"], firestore = true, enqueues = true }              # timers fire, reconciler
-    classify = { publishes = ["incident-events"], firestore = true, enqueues = true }              # incidents; alert expiry timers
-    notify   = { publishes = [], firestore = true, enqueues = false }                              # Slack message state
-    escalate = { publishes = [], firestore = true, enqueues = true }                               # pages; next step timer
-    commands = { publishes = ["incident-events"], firestore = true, enqueues = true }              # changes re-plan timers
-    cert-in  = { publishes = [], firestore = true, enqueues = true }                               # deadline timers
+    ingest   = { publishes = ["alerts"], firestore = false, enqueues = false }                    # stateless: alerts onto the topic
+    slack    = { publishes = ["commands", "incident-events"], firestore = true, enqueues = true } # commands; declared incidents; CERT-In timers
+    api      = { publishes = ["incident-events"], firestore = true, enqueues = true }             # reports and actions
+    tasks    = { publishes = ["incident-events"], firestore = true, enqueues = true }             # timers fire, reconciler
+    classify = { publishes = ["incident-events"], firestore = true, enqueues = true }             # incidents; alert expiry timers
+    notify   = { publishes = [], firestore = true, enqueues = false }                             # Slack message state
+    escalate = { publishes = [], firestore = true, enqueues = true }                              # pages; next step timer
+    commands = { publishes = ["incident-events"], firestore = true, enqueues = true }             # changes re-plan timers
+    cert-in  = { publishes = [], firestore = true, enqueues = true }                              # deadline timers
   }
 
   # Who may invoke each function besides allUsers on the public ones.
