@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import flask
@@ -111,13 +113,9 @@ def incident_action(request: flask.Request, incident_id: str, action_name: str) 
                       incident_id=incident_id, action=action, at=now,
                       actor=Actor(kind="api", id=body.actor, name=body.actor), owner=body.owner,
                       severity=body.severity, summary=body.summary, note=body.note)
-    try:
+    with answered_as_http(incident_id):
         apply(command, policy=current_policy(), store=bootstrap.store(), publisher=bootstrap.publisher(),
               chat=bootstrap.chat(), scheduler=bootstrap.scheduler(), now=now)
-    except LookupError:
-        raise HttpError(404, "not_found", f"no incident {incident_id}") from None
-    except Refused as exc:
-        raise HttpError(exc.status, exc.reason, str(exc)) from None
     return json_response(incident_detail(incident_id).model_dump(mode="json"))
 
 
@@ -145,15 +143,22 @@ def cert_in_route(request: flask.Request, incident_id: str, what: str | None) ->
     model, decide = CERT_IN_STEPS[what]
     body = _validated(model, parse_json(read_body(request)))
     now = datetime.now(UTC)
-    try:
+    with answered_as_http(incident_id):
         certin_handler.change(incident_id, lambda incident: decide(policy, incident, body, now), policy=policy,
                               store=bootstrap.store(), publisher=bootstrap.publisher(), chat=bootstrap.chat(),
                               scheduler=bootstrap.scheduler(), mailer=bootstrap.mailer(), now=now)
+    return json_response(incident_detail(incident_id).model_dump(mode="json"))
+
+
+@contextmanager
+def answered_as_http(incident_id: str) -> Iterator[None]:
+    """An unknown incident is a 404; a refused step answers with the status the domain chose (403, 409, 400)."""
+    try:
+        yield
     except LookupError:
         raise HttpError(404, "not_found", f"no incident {incident_id}") from None
     except Refused as exc:
         raise HttpError(exc.status, exc.reason, str(exc)) from None
-    return json_response(incident_detail(incident_id).model_dump(mode="json"))
 
 
 CERT_IN_STEPS = {
