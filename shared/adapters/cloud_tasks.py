@@ -8,6 +8,7 @@ re-check state (they do); this adapter never relies on deletion to cancel anythi
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -23,11 +24,23 @@ class CloudTasksScheduler:
         self.project = project
         self.region = region
         self.service_account = service_account
+        self._created: OrderedDict[str, None] = OrderedDict()  # names this instance created recently
 
     def queue_path(self, queue: str) -> str:
         return self.client.queue_path(self.project, self.region, queue)
 
     def schedule(self, queue: str, task_id: str, url: str, body: dict[str, Any], at: datetime) -> bool:
+        """Creates the named task unless this instance already did (several events of one step ask for it)."""
+        name = f"{self.queue_path(queue)}/tasks/{task_id}"
+        if name in self._created:
+            return False
+        created = self._create(queue, name, url, body, at)
+        self._created[name] = None
+        if len(self._created) > 10_000:
+            self._created.popitem(last=False)
+        return created
+
+    def _create(self, queue: str, name: str, url: str, body: dict[str, Any], at: datetime) -> bool:
         when = timestamp_pb2.Timestamp()
         when.FromDatetime(at)
         http_request: dict[str, Any] = {
@@ -39,7 +52,7 @@ class CloudTasksScheduler:
         if self.service_account:  # production: the callback verifies this identity
             http_request["oidc_token"] = {"service_account_email": self.service_account, "audience": url}
         task = {
-            "name": f"{self.queue_path(queue)}/tasks/{task_id}",
+            "name": name,
             "http_request": http_request,
             "schedule_time": when,
         }

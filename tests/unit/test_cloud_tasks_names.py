@@ -35,11 +35,21 @@ class DuplicateRefusingClient:
 
 def test_a_duplicate_task_name_is_success_not_an_error():
     client = DuplicateRefusingClient()
+    first, second = (CloudTasksScheduler(client, "acme", "asia-south1") for _ in range(2))  # two instances
+    at = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    assert first.schedule("incident-timers", "esc-1", "https://tasks.example/escalate", {"a": 1}, at) is True
+    assert second.schedule("incident-timers", "esc-1", "https://tasks.example/escalate", {"a": 1}, at) is False
+    assert len(client.requests) == 1
+
+
+def test_the_same_name_is_created_once_per_instance_even_when_asked_for_again():
+    client = DuplicateRefusingClient()
     scheduler = CloudTasksScheduler(client, "acme", "asia-south1")
     at = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
-    assert scheduler.schedule("incident-timers", "esc-1", "https://tasks.example/escalate", {"a": 1}, at) is True
-    assert scheduler.schedule("incident-timers", "esc-1", "https://tasks.example/escalate", {"a": 1}, at) is False
+    for _ in range(3):  # the step's callback and each event of the step all ask for the next timer
+        scheduler.schedule("incident-timers", "esc-2", "https://tasks.example/escalate", {}, at)
     assert len(client.requests) == 1
+    assert scheduler.schedule("incident-timers", "esc-3", "https://tasks.example/escalate", {}, at) is True
 
 
 def test_production_tasks_carry_an_oidc_token_for_the_callback_audience():
