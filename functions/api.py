@@ -19,9 +19,12 @@ from shared.api_models import (
     CertInReportFields,
     CertInSubmission,
     CertInUpdate,
+    FollowUpCreate,
+    FollowUpList,
     IncidentDetail,
     IncidentList,
     ManualReport,
+    PartnerUpdate,
     openapi_document,
 )
 from shared.config.loader import current_policy
@@ -29,9 +32,12 @@ from shared.domain import actions
 from shared.domain.actions import Refused
 from shared.domain.certin import Submission
 from shared.domain.commands import Action, Actor, Command
+from shared.domain.followups import FollowUpRequest
 from shared.domain.incident import IncidentStatus
 from shared.domain.model import Severity
 from shared.handlers import certin as certin_handler
+from shared.handlers import followups as followups_handler
+from shared.handlers import partner_updates
 from shared.handlers.escalation import apply
 from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.settings import settings
@@ -40,6 +46,7 @@ from shared.web import HttpError, guarded, json_response, parse_json, read_body,
 INCIDENT_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})$")
 CERT_IN_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/cert-in(?:/(?P<what>[a-z]+))?$")
 ACTION_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/(?P<action>[a-z]+)$")
+PARTNER_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/(?P<what>partner-update|follow-ups)$")
 
 
 @guarded
@@ -60,6 +67,9 @@ def api(request: flask.Request) -> flask.Response:
     match = CERT_IN_PATH.match(path)
     if match:
         return cert_in_route(request, match["id"], match["what"])
+    match = PARTNER_PATH.match(path)
+    if match:
+        return partner_route(request, match["id"], match["what"])
     match = ACTION_PATH.match(path)
     if match and request.method == "POST":
         return incident_action(request, match["id"], match["action"])
@@ -148,6 +158,38 @@ def cert_in_route(request: flask.Request, incident_id: str, what: str | None) ->
                               store=bootstrap.store(), publisher=bootstrap.publisher(), chat=bootstrap.chat(),
                               scheduler=bootstrap.scheduler(), mailer=bootstrap.mailer(), now=now)
     return json_response(incident_detail(incident_id).model_dump(mode="json"))
+
+
+def partner_route(request: flask.Request, incident_id: str, what: str) -> flask.Response:
+    """The partner side: an update for the partner (PST), and follow-up actions tracked in Plane."""
+    policy, store, now = current_policy(), bootstrap.store(), datetime.now(UTC)
+    if what == "partner-update" and request.method == "POST":
+        body = _validated(PartnerUpdate, parse_json(read_body(request)))
+        with answered_as_http(incident_id):
+            partner_updates.post_update(incident_id, body.actor, body.text, policy=policy, store=store,
+                                        publisher=bootstrap.publisher(), scheduler=bootstrap.scheduler(), now=now)
+        return json_response(incident_detail(incident_id).model_dump(mode="json"))
+    if what == "follow-ups" and request.method == "POST":
+        create = _validated(FollowUpCreate, parse_json(read_body(request)))
+        request_fields = create.model_dump(exclude={"actor"})
+        with answered_as_http(incident_id):
+            followups_handler.add(incident_id, create.actor, FollowUpRequest(
+                **request_fields), policy=policy, store=store, publisher=bootstrap.publisher(),
+                tracker=bootstrap.tracker(), now=now)
+        return json_response(_follow_ups(incident_id).model_dump(mode="json"), 201)
+    if what == "follow-ups" and request.method == "GET":
+        if request.args.get("refresh", "").lower() in ("1", "true", "yes"):
+            followups_handler.sync_work_items(incident_id, policy=policy, store=store, tracker=bootstrap.tracker(),
+                                              now=now, refresh=True)
+        return json_response(_follow_ups(incident_id).model_dump(mode="json"))
+    raise HttpError(405, "method_not_allowed", f"{request.method} is not accepted on /incidents/{incident_id}/{what}")
+
+
+def _follow_ups(incident_id: str) -> FollowUpList:
+    incident = bootstrap.store().get_incident(incident_id)
+    if incident is None:
+        raise HttpError(404, "not_found", f"no incident {incident_id}")
+    return FollowUpList(incident_id=incident_id, follow_ups=incident.follow_ups)
 
 
 @contextmanager

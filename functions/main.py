@@ -8,9 +8,12 @@ from functions.cert_in import cert_in
 from functions.classify import classify
 from functions.commands import commands
 from functions.escalate import escalate
+from functions.freshdesk_sync import freshdesk_sync
 from functions.ingest import ingest
 from functions.notify import notify
+from functions.partners import partners
 from functions.slack import slack
 from functions.tasks import tasks
 
-__all__ = ["api", "cert_in", "classify", "commands", "escalate", "ingest", "notify", "slack", "tasks"]
+__all__ = ["api", "cert_in", "classify", "commands", "escalate", "freshdesk_sync", "ingest", "notify", "partners",
+           "slack", "tasks"]

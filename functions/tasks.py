@@ -10,6 +10,7 @@ import flask
 
 from shared import bootstrap
 from shared.config.loader import current_policy
+from shared.handlers import followups, partner_updates, ticket_sync
 from shared.handlers.alerts import expired_copy, process_alerts
 from shared.handlers.certin import run_deadlines
 from shared.handlers.escalation import reconcile, run_due_step
@@ -79,7 +80,13 @@ def reconcile_now(body: dict, now: datetime) -> dict:
         if incident.slack_ts:  # the countdown on the incident's message moves on
             render_message(incident, policy=current_policy(), store=bootstrap.store(), chat=bootstrap.chat(), now=now)
             refreshed += 1
-    return {**result, "cert_in_fired": fired, "countdowns_refreshed": refreshed}
+    policy, store = current_policy(), bootstrap.store()
+    reminded = partner_updates.reconcile(policy=policy, store=store, publisher=bootstrap.publisher(),
+                                         chat=bootstrap.chat(), scheduler=bootstrap.scheduler(), now=now)
+    tickets = ticket_sync.reconcile(policy=policy, store=store, client=bootstrap.ticketing(), now=now)
+    work_items = followups.reconcile(policy=policy, store=store, tracker=bootstrap.tracker(), now=now)
+    return {**result, "cert_in_fired": fired, "countdowns_refreshed": refreshed, "pst_reminded": reminded,
+            "tickets_synced": tickets, "work_items_synced": work_items}
 
 
 def cert_in_deadlines(body: dict, now: datetime) -> dict:
@@ -96,8 +103,24 @@ def cert_in_deadlines(body: dict, now: datetime) -> dict:
     return {"result": result, "incident_id": incident_id}
 
 
+def pst_reminder(body: dict, now: datetime) -> dict:
+    """A reminder to the partner's PST contact; acts only if that reminder is still the next one and due."""
+    incident_id, round_no = body.get("incident_id"), body.get("round")
+    if not isinstance(incident_id, str):
+        raise HttpError(400, "invalid_payload", "incident_id must be a string", field="incident_id")
+    if not isinstance(round_no, int) or isinstance(round_no, bool):
+        raise HttpError(400, "invalid_payload", "round must be a whole number", field="round")
+    try:
+        result = partner_updates.run_due_reminder(incident_id, round_no, policy=current_policy(),
+                                                  store=bootstrap.store(), publisher=bootstrap.publisher(),
+                                                  chat=bootstrap.chat(), scheduler=bootstrap.scheduler(), now=now)
+    except LookupError:
+        return {"result": "unknown_incident"}
+    return {"result": result, "incident_id": incident_id, "round": round_no}
+
+
 HANDLERS = {"alert-expiry": alert_expiry, "escalate": escalate, "reconcile": reconcile_now,
-            "cert-in": cert_in_deadlines}
+            "cert-in": cert_in_deadlines, "pst-reminder": pst_reminder}
 
 
 def _claims(token: str) -> dict:

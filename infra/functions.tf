@@ -53,25 +53,37 @@ locals {
       description = "CERT-In clock: the security mailbox, CERT-In pages and the next deadline's timer."
       memory      = "512Mi", timeout = 120, concurrency = 5, max_instances = 5
     }
+    partners = {
+      entry_point = "partners", trigger = "http", topic = null, public = true
+      description = "Freshdesk and Freshchat webhooks in; partner reports become incidents."
+      memory      = "512Mi", timeout = 60, concurrency = 20, max_instances = 5
+    }
+    freshdesk-sync = {
+      entry_point = "freshdesk_sync", trigger = "topic", topic = "incident-events", public = false
+      description = "Keeps the Freshdesk ticket, the PST's update reminders and Plane work items in step."
+      memory      = "512Mi", timeout = 120, concurrency = 5, max_instances = 5
+    }
   }
 
   # Secret Manager secrets each function reads as environment variables (shared/settings.py).
   function_secrets = {
-    ingest   = ["INGEST_TOKEN", "GRAFANA_HMAC_SECRET"]                 # webhook bearer token; Grafana's HMAC (optional)
-    slack    = ["SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SMTP_URL"] # verifies Slack; modals; CERT-In steps mail
-    api      = ["API_TOKEN", "SLACK_BOT_TOKEN", "SMTP_URL"]            # API bearer token; commands post to Slack and mail
-    tasks    = ["SLACK_BOT_TOKEN", "SMTP_URL"]                         # escalation steps page; CERT-In deadlines mail
-    classify = []
-    notify   = ["SLACK_BOT_TOKEN"]
-    escalate = ["SLACK_BOT_TOKEN"]
-    commands = ["SLACK_BOT_TOKEN"]
-    cert-in  = ["SLACK_BOT_TOKEN", "SMTP_URL"] # security mailbox mail, CERT-In pages
+    ingest         = ["INGEST_TOKEN", "GRAFANA_HMAC_SECRET"]                               # webhook bearer token; Grafana's HMAC (optional)
+    slack          = ["SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SMTP_URL"]               # verifies Slack; modals; CERT-In steps mail
+    api            = ["API_TOKEN", "SLACK_BOT_TOKEN", "SMTP_URL", "PLANE_API_KEY"]         # API token; Slack, mail; Plane work items
+    tasks          = ["SLACK_BOT_TOKEN", "SMTP_URL", "FRESHDESK_API_KEY", "PLANE_API_KEY"] # timers page and mail; reconciler syncs
+    classify       = []
+    notify         = ["SLACK_BOT_TOKEN"]
+    escalate       = ["SLACK_BOT_TOKEN"]
+    commands       = ["SLACK_BOT_TOKEN"]
+    cert-in        = ["SLACK_BOT_TOKEN", "SMTP_URL"]                           # security mailbox mail, CERT-In pages
+    partners       = ["FRESHDESK_WEBHOOK_SECRET"]                              # Freshdesk's shared webhook secret (Freshchat's key is public)
+    freshdesk-sync = ["SLACK_BOT_TOKEN", "FRESHDESK_API_KEY", "PLANE_API_KEY"] # PST reminders; tickets; work items
   }
   required_secrets = ["INGEST_TOKEN", "API_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
-  optional_secrets = ["GRAFANA_HMAC_SECRET", "SMTP_URL"]
-  # Created now so their values can be added ahead of the partners and ticket-sync functions; not wired yet.
-  future_secrets = ["FRESHDESK_API_KEY", "FRESHDESK_WEBHOOK_SECRET", "PLANE_API_KEY"]
-  secrets        = concat(local.required_secrets, local.optional_secrets, local.future_secrets)
+  # Partners, Freshdesk and Plane are optional: without them incidents and paging work, tickets and work items wait.
+  optional_secrets = ["GRAFANA_HMAC_SECRET", "SMTP_URL", "FRESHDESK_API_KEY", "FRESHDESK_WEBHOOK_SECRET", "PLANE_API_KEY"]
+  future_secrets   = []
+  secrets          = concat(local.required_secrets, local.optional_secrets, local.future_secrets)
   # Optional secrets are wired only once listed in var.optional_secrets (a wired secret needs a version).
   wired_secrets = {
     for name, names in local.function_secrets :
@@ -84,28 +96,32 @@ locals {
   #   enqueues:  sets timers (roles/cloudtasks.enqueuer on the queue, and actAs the tasks invoker SA
   #              whose OIDC token the tasks carry).
   function_access = {
-    ingest   = { publishes = ["alerts"], firestore = false, enqueues = false }                    # stateless: alerts onto the topic
-    slack    = { publishes = ["commands", "incident-events"], firestore = true, enqueues = true } # commands; declared incidents; CERT-In timers
-    api      = { publishes = ["incident-events"], firestore = true, enqueues = true }             # reports and actions
-    tasks    = { publishes = ["incident-events"], firestore = true, enqueues = true }             # timers fire, reconciler
-    classify = { publishes = ["incident-events"], firestore = true, enqueues = true }             # incidents; alert expiry timers
-    notify   = { publishes = [], firestore = true, enqueues = false }                             # Slack message state
-    escalate = { publishes = [], firestore = true, enqueues = true }                              # pages; next step timer
-    commands = { publishes = ["incident-events"], firestore = true, enqueues = true }             # changes re-plan timers
-    cert-in  = { publishes = [], firestore = true, enqueues = true }                              # deadline timers
+    ingest         = { publishes = ["alerts"], firestore = false, enqueues = false }                    # stateless: alerts onto the topic
+    slack          = { publishes = ["commands", "incident-events"], firestore = true, enqueues = true } # commands; declared incidents; CERT-In timers
+    api            = { publishes = ["incident-events"], firestore = true, enqueues = true }             # reports and actions
+    tasks          = { publishes = ["incident-events"], firestore = true, enqueues = true }             # timers fire, reconciler
+    classify       = { publishes = ["incident-events"], firestore = true, enqueues = true }             # incidents; alert expiry timers
+    notify         = { publishes = [], firestore = true, enqueues = false }                             # Slack message state
+    escalate       = { publishes = [], firestore = true, enqueues = true }                              # pages; next step timer
+    commands       = { publishes = ["incident-events"], firestore = true, enqueues = true }             # changes re-plan timers
+    cert-in        = { publishes = [], firestore = true, enqueues = true }                              # deadline timers
+    partners       = { publishes = ["incident-events"], firestore = true, enqueues = false }            # partner incidents
+    freshdesk-sync = { publishes = [], firestore = true, enqueues = true }                              # PST reminder timers
   }
 
   # Who may invoke each function besides allUsers on the public ones.
   function_invokers = {
-    ingest   = []
-    slack    = []
-    api      = var.api_invokers
-    tasks    = ["serviceAccount:${google_service_account.tasks_invoker.email}"] # Cloud Tasks and Cloud Scheduler
-    classify = ["serviceAccount:${google_service_account.events_invoker.email}"]
-    notify   = ["serviceAccount:${google_service_account.events_invoker.email}"]
-    escalate = ["serviceAccount:${google_service_account.events_invoker.email}"]
-    commands = ["serviceAccount:${google_service_account.events_invoker.email}"]
-    cert-in  = ["serviceAccount:${google_service_account.events_invoker.email}"]
+    ingest         = []
+    slack          = []
+    api            = var.api_invokers
+    tasks          = ["serviceAccount:${google_service_account.tasks_invoker.email}"] # Cloud Tasks and Cloud Scheduler
+    classify       = ["serviceAccount:${google_service_account.events_invoker.email}"]
+    notify         = ["serviceAccount:${google_service_account.events_invoker.email}"]
+    escalate       = ["serviceAccount:${google_service_account.events_invoker.email}"]
+    commands       = ["serviceAccount:${google_service_account.events_invoker.email}"]
+    cert-in        = ["serviceAccount:${google_service_account.events_invoker.email}"]
+    partners       = []
+    freshdesk-sync = ["serviceAccount:${google_service_account.events_invoker.email}"]
   }
 
   # Each function's URL, known before it exists: Cloud Run's deterministic URL
@@ -126,6 +142,9 @@ locals {
     REGION                = var.region
     LOG_LEVEL             = var.log_level
     TASKS_SERVICE_ACCOUNT = google_service_account.tasks_invoker.email # identity of timer and reconciler callbacks
+    FRESHDESK_DOMAIN      = var.freshdesk_domain                       # e.g. acme.freshdesk.com; empty: tickets are not kept
+    FRESHCHAT_PUBLIC_KEY  = var.freshchat_public_key                   # verifies Freshchat's RSA signatures; empty: refused
+    PLANE_API_URL         = var.plane_api_url                          # e.g. https://api.plane.so; empty: work items wait
   })
 }
 

@@ -29,6 +29,14 @@ output "slack_urls" {
   }
 }
 
+output "partner_webhook_urls" {
+  description = "Freshdesk automation rule webhook (send FRESHDESK_WEBHOOK_SECRET as X-Webhook-Token) and Freshchat webhook URLs."
+  value = {
+    freshdesk = "${local.function_urls["partners"]}/freshdesk"
+    freshchat = "${local.function_urls["partners"]}/freshchat"
+  }
+}
+
 output "api_urls" {
   description = "The REST API (callers need roles/run.invoker via api_invokers and the API_TOKEN)."
   value = {

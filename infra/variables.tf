@@ -62,12 +62,39 @@ variable "api_invokers" {
 }
 
 variable "optional_secrets" {
-  description = "Optional secrets to wire into the functions; each must have a version first. GRAFANA_HMAC_SECRET makes ingest require Grafana's signature; SMTP_URL sends mail (security mailbox, CERT-In) instead of logging it."
+  description = "Optional secrets to wire into the functions; each must have a version first. GRAFANA_HMAC_SECRET makes ingest require Grafana's signature; SMTP_URL sends mail (security mailbox, CERT-In) instead of logging it; FRESHDESK_WEBHOOK_SECRET lets Freshdesk's webhook in; FRESHDESK_API_KEY and PLANE_API_KEY keep tickets and work items."
   type        = set(string)
   default     = []
   validation {
-    condition     = alltrue([for s in var.optional_secrets : contains(["GRAFANA_HMAC_SECRET", "SMTP_URL"], s)])
-    error_message = "optional_secrets may hold GRAFANA_HMAC_SECRET and SMTP_URL."
+    condition = alltrue([for s in var.optional_secrets : contains(
+    ["GRAFANA_HMAC_SECRET", "SMTP_URL", "FRESHDESK_API_KEY", "FRESHDESK_WEBHOOK_SECRET", "PLANE_API_KEY"], s)])
+    error_message = "optional_secrets may hold GRAFANA_HMAC_SECRET, SMTP_URL, FRESHDESK_API_KEY, FRESHDESK_WEBHOOK_SECRET and PLANE_API_KEY."
+  }
+}
+
+variable "freshdesk_domain" {
+  description = "The Freshdesk account (acme.freshdesk.com) whose tickets track incidents; empty to keep no tickets."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.freshdesk_domain == "" || can(regex("^[a-z0-9-]+(\\.[a-z0-9-]+)+$", var.freshdesk_domain))
+    error_message = "freshdesk_domain is a host name such as acme.freshdesk.com (no scheme, no path)."
+  }
+}
+
+variable "freshchat_public_key" {
+  description = "The RSA public key from Freshchat's webhook settings (PEM); empty refuses Freshchat webhooks."
+  type        = string
+  default     = ""
+}
+
+variable "plane_api_url" {
+  description = "Plane's API base (https://api.plane.so or a self-hosted instance); empty to create no work items."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.plane_api_url == "" || can(regex("^https://", var.plane_api_url))
+    error_message = "plane_api_url must be an https:// URL."
   }
 }
 

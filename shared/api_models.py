@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from shared.domain.commands import Action
+from shared.domain.followups import FollowUpRequest
 from shared.domain.grouping import AlertRecord
-from shared.domain.incident import Incident, TimelineEntry
+from shared.domain.incident import FollowUp, Incident, TimelineEntry
 from shared.domain.model import Severity
 
 
@@ -62,7 +63,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
     _, schemas = models_json_schema(
         [(m, "validation") for m in (ManualReport, ActionRequest, IncidentDetail, IncidentList, ApiError,
                                      CertInFlag, CertInAssessment, CertInReportFields, CertInSubmission,
-                                     CertInUpdate)],
+                                     CertInUpdate, PartnerUpdate, FollowUpCreate, FollowUpList)],
         ref_template="#/components/schemas/{model}",
     )
 
@@ -130,6 +131,29 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                for step, model in (("flag", "CertInFlag"), ("assessment", "CertInAssessment"),
                                    ("report", "CertInReportFields"), ("submission", "CertInSubmission"),
                                    ("updates", "CertInUpdate"))},
+            "/incidents/{incident_id}/partner-update": {
+                "post": {"summary": "An update for the partner (a public reply on their ticket)",
+                         "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                                         "schema": {"type": "string"}}],
+                         "requestBody": {"required": True,
+                                         "content": {"application/json": {"schema": ref("PartnerUpdate")}}},
+                         "responses": {**responses(200, "IncidentDetail", "the incident after the update"),
+                                       "409": {"description": "not a partner incident"}}},
+            },
+            "/incidents/{incident_id}/follow-ups": {
+                "get": {"summary": "Follow-up actions and their Plane work items (refresh=true asks Plane now)",
+                        "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                                        "schema": {"type": "string"}},
+                                       {"name": "refresh", "in": "query", "required": False,
+                                        "schema": {"type": "boolean"}}],
+                        "responses": responses(200, "FollowUpList", "the follow-up actions")},
+                "post": {"summary": "Add a follow-up action (prevention measure, system change): a Plane work item",
+                         "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                                         "schema": {"type": "string"}}],
+                         "requestBody": {"required": True,
+                                         "content": {"application/json": {"schema": ref("FollowUpCreate")}}},
+                         "responses": responses(201, "FollowUpList", "the follow-up actions")},
+            },
             "/incidents/{incident_id}": {
                 "get": {"summary": "One incident with its alerts and timeline",
                         "parameters": [{"name": "incident_id", "in": "path", "required": True,
@@ -173,3 +197,19 @@ class CertInUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     actor: str = Field(min_length=1, max_length=200)
     text: str = Field(min_length=3, max_length=5000)
+
+
+class PartnerUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=3, max_length=3000, description="what the partner reads (a public ticket reply)")
+
+
+class FollowUpCreate(FollowUpRequest):
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(min_length=1, max_length=200)
+
+
+class FollowUpList(BaseModel):
+    incident_id: str
+    follow_ups: list[FollowUp]

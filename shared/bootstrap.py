@@ -37,6 +37,8 @@ def cache(builder: Callable[[], T]) -> Callable[[], T]:
 if TYPE_CHECKING:
     from shared.adapters.cloud_tasks import CloudTasksScheduler
     from shared.adapters.firestore_store import FirestoreStore
+    from shared.adapters.freshdesk import FreshdeskClient
+    from shared.adapters.plane import PlaneClient
     from shared.adapters.pubsub_publisher import PubSubPublisher
     from shared.domain.ports import Chat
 
@@ -98,7 +100,29 @@ def mailer():
     return mailer_from_url(settings().smtp_url)
 
 
+@cache
+def ticketing() -> FreshdeskClient | None:
+    """None when FRESHDESK_DOMAIN or FRESHDESK_API_KEY is not set: incidents go on, tickets wait."""
+    cfg = settings()
+    if not (cfg.freshdesk_domain and cfg.freshdesk_api_key):
+        return None
+    from shared.adapters.freshdesk import FreshdeskClient
+
+    return FreshdeskClient(cfg.freshdesk_domain, cfg.freshdesk_api_key)
+
+
+@cache
+def tracker() -> PlaneClient | None:
+    """None when PLANE_API_URL or PLANE_API_KEY is not set: follow-ups are kept, work items wait."""
+    cfg = settings()
+    if not (cfg.plane_api_url and cfg.plane_api_key):
+        return None
+    from shared.adapters.plane import PlaneClient
+
+    return PlaneClient(cfg.plane_api_url, cfg.plane_api_key)
+
+
 def reset() -> None:
     """Forget built clients (tests that change the environment)."""
-    for builder in (store, publisher, scheduler, chat, mailer):
+    for builder in (store, publisher, scheduler, chat, mailer, ticketing, tracker):
         builder.cache_clear()

@@ -25,6 +25,12 @@ class Settings:
     smtp_url: str | None
     tasks_emulator_host: str | None
     tasks_service_account: str | None
+    freshdesk_domain: str | None
+    freshdesk_api_key: str | None
+    freshdesk_webhook_secret: str | None
+    freshchat_public_key: str | None
+    plane_api_url: str | None
+    plane_api_key: str | None
     max_body_bytes: int
     publish_timeout: float
     alert_expiry_grace: float
@@ -65,6 +71,12 @@ def settings() -> Settings:
         smtp_url=_env("SMTP_URL"),
         tasks_emulator_host=_env("CLOUD_TASKS_EMULATOR_HOST"),
         tasks_service_account=_env("TASKS_SERVICE_ACCOUNT"),
+        freshdesk_domain=_env("FRESHDESK_DOMAIN"),
+        freshdesk_api_key=_env("FRESHDESK_API_KEY"),
+        freshdesk_webhook_secret=_env("FRESHDESK_WEBHOOK_SECRET"),
+        freshchat_public_key=_env("FRESHCHAT_PUBLIC_KEY"),
+        plane_api_url=_env("PLANE_API_URL"),
+        plane_api_key=_env("PLANE_API_KEY"),
         max_body_bytes=int(_env("MAX_BODY_BYTES") or 1_048_576),
         publish_timeout=float(_env("PUBLISH_TIMEOUT_SECONDS") or 10),
         alert_expiry_grace=float(_env("ALERT_EXPIRY_GRACE_SECONDS") or 30),

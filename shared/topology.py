@@ -45,6 +45,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("escalate", "topic", topic=TOPIC_INCIDENT_EVENTS),
     Function("commands", "topic", topic=TOPIC_COMMANDS),
     Function("cert-in", "topic", topic=TOPIC_INCIDENT_EVENTS),
+    Function("partners", "http", public=True),
+    Function("freshdesk-sync", "topic", topic=TOPIC_INCIDENT_EVENTS),
 )
 
 

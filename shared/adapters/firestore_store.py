@@ -295,9 +295,7 @@ class FirestoreStore:
 
     def overdue_cert_in(self, now: datetime, limit: int = 100) -> list[str]:
         """Incidents whose next CERT-In deadline is past (its timer was lost), whatever their status."""
-        query = (self.db.collection("incidents").where(filter=firestore.FieldFilter("cert_in_next_due_at", "<=", now))
-                 .order_by("cert_in_next_due_at").limit(limit))
-        return [d.id for d in query.stream()]
+        return self.incidents_due("cert_in_next_due_at", now, limit)
 
     def running_cert_in_clocks(self, now: datetime, limit: int = 50) -> list[Incident]:
         """Incidents whose CERT-In clock still has a deadline ahead (their Slack countdown is refreshed)."""
@@ -453,6 +451,26 @@ class FirestoreStore:
     def claim_result(self, key: str) -> dict[str, Any] | None:
         snap = self.db.collection("claims").document(_safe(key)).get()
         return snap.get("result") if snap.exists and snap.get("done") else None
+
+    def claim_attempts(self, key: str) -> int:
+        """How many holders took this claim: more than one means an earlier one may have half-done the work."""
+        snap = self.db.collection("claims").document(_safe(key)).get()
+        return int(snap.get("attempts") or 0) if snap.exists else 0
+
+    def timeline_after(self, incident_id: str, after_id: str | None, limit: int = 500
+                       ) -> list[tuple[str, TimelineEntry]]:
+        """Timeline entries with their ids, oldest first, after a watermark (ids sort by time)."""
+        query: Any = self._incident(incident_id).collection("timeline").order_by("__name__")
+        if after_id:
+            query = query.start_after({"__name__": self._incident(incident_id).collection("timeline")
+                                       .document(after_id)})
+        return [(d.id, TimelineEntry(**d.to_dict())) for d in query.limit(limit).stream()]
+
+    def incidents_due(self, field: str, now: datetime, limit: int = 100) -> list[str]:
+        """Ids of incidents whose `field` (a `*_due_at` time kept for this query) has passed."""
+        query = (self.db.collection("incidents").where(filter=firestore.FieldFilter(field, "<=", now))
+                 .order_by(field).limit(limit))
+        return [d.id for d in query.stream()]
 
     def set_fields(self, incident_id: str, fields: dict[str, Any]) -> None:
         self._incident(incident_id).update(fields)

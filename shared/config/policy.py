@@ -211,8 +211,78 @@ class ReviewPolicy(Strict):
     owners: list[str] = Field(default_factory=list, description="roles reminded besides the incident owner")
 
 
+class PartnerAccount(Strict):
+    """A partner firm: how its tickets are recognised and who its Partner Success Team contact is."""
+
+    id: str = Field(pattern=_ID)
+    name: str
+    email_domains: list[str] = Field(default_factory=list, description="requester e-mail domains")
+    companies: list[str] = Field(default_factory=list, description="Freshdesk company names")
+    pst: str | None = Field(default=None, description="person id of the assigned PST member")
+
+
+class PartnerMatcher(Strict):
+    """All given conditions must hold. Values are regular expressions, matched case-insensitively."""
+
+    type: str | None = Field(default=None, description="Freshdesk ticket type")
+    tags: str | None = Field(default=None, description="searched in each tag")
+    priority: str | None = Field(default=None, description="low, medium, high or urgent")
+    group: str | None = Field(default=None, description="Freshdesk group name")
+    keywords: str | None = Field(default=None, description="searched in subject and description or message")
+    channel: str | None = Field(default=None, description="freshdesk, freshchat or pst")
+
+    @field_validator("type", "tags", "priority", "group", "keywords", "channel")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compile(value)
+        return value
+
+
+class PartnerIntakeRule(Strict):
+    name: str
+    match: PartnerMatcher
+    kind: Literal["technical", "security"] = "technical"
+    severity: Severity | None = Field(default=None, description="otherwise from the ticket's priority")
+
+
+class PartnerIntake(Strict):
+    """Which tickets and conversations open an incident, and of which type ("the first matching rule")."""
+
+    types: dict[Literal["technical", "security", "technical_pst", "security_pst"], str]
+    priority_severity: dict[Literal["low", "medium", "high", "urgent"], Severity] = Field(
+        default_factory=lambda: {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HIGH,
+                                 "urgent": Severity.CRITICAL})
+    chat_severity: Severity = Field(default=Severity.HIGH, description="Freshchat reports carry no priority")
+    rules: list[PartnerIntakeRule] = Field(default_factory=list)
+
+
+class FreshdeskPolicy(Strict):
+    """Tickets the system opens for incidents that escalate ("all escalated incidents tracked in Freshdesk")."""
+
+    requester_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="requester of tickets we open")
+    ticket_type: str = "Incident"
+    group_id: int | None = None
+    tags: list[str] = Field(default_factory=lambda: ["incident"])
+    ticket_escalated_incidents: bool = Field(default=True, description="open a ticket past the first level")
+
+
+class PlanePolicy(Strict):
+    """Where follow-up actions become work items."""
+
+    workspace: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="workspace slug")
+    project_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    web_url: str | None = Field(default=None, description="base of links to work items (https://app.plane.so)")
+    assignees: dict[str, str] = Field(default_factory=dict, description="person id -> Plane member uuid")
+
+
 class PartnerPolicy(Strict):
     update_interval: dict[Severity, Duration] = Field(default_factory=dict)
+    pst_role: str = "pst"
+    accounts: list[PartnerAccount] = Field(default_factory=list)
+    intake: PartnerIntake | None = None
+    freshdesk: FreshdeskPolicy | None = None
+    plane: PlanePolicy | None = None
 
 
 class Policy(Strict):
@@ -296,6 +366,16 @@ def cross_reference_errors(policy: Policy) -> list[tuple[tuple[str | int, ...], 
     for field in ("escalate_to", "owners"):
         for j, role in enumerate(getattr(policy.review, field)):
             need_role(("review", field, j), role)
+    partners = policy.partners
+    for j, account in enumerate(partners.accounts):
+        if account.pst and account.pst not in person_ids:
+            errors.append((("partners", "accounts", j, "pst"), f"unknown person {account.pst!r}"))
+    if policy.partners.accounts or partners.intake:
+        need_role(("partners", "pst_role"), partners.pst_role)
+    if partners.intake:
+        for key, type_id in partners.intake.types.items():
+            if type_id not in policy.incident_types:
+                errors.append((("partners", "intake", "types", key), f"unknown incident type {type_id!r}"))
     default_type = policy.classification.default.type
     if default_type is None:
         errors.append((("classification", "default", "type"), "the default classification needs a type"))

@@ -206,6 +206,7 @@ def _new_incident(first: Classified, batch: list[Classified], now: datetime) -> 
         source=alert.source,
         labels=alert.labels,
         links=alert.links,
+        partner=alert.partner,
         runbook_url=runbook,
         detected_at=min(detected, now),
         created_at=now,

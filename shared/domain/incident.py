@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.certin import CertInState
 from shared.domain.escalation import EscalationState
-from shared.domain.model import AlertCategory, Link, Severity
+from shared.domain.model import AlertCategory, Link, PartnerRef, Severity
 
 
 class IncidentStatus(StrEnum):
@@ -33,6 +33,54 @@ class EventType(StrEnum):
     RESPONSE_BREACHED = "incident.response_breached"
     CERT_IN_DEADLINE = "incident.cert_in_deadline"
     CERT_IN_CHANGED = "incident.cert_in_changed"
+    PARTNER_UPDATED = "incident.partner_updated"
+    FOLLOW_UP_ADDED = "incident.follow_up_added"
+
+
+class TicketLink(BaseModel):
+    """The incident's Freshdesk ticket: the partner's own, or one the system opened."""
+
+    id: int
+    url: str | None = None
+    reused: bool = Field(default=False, description="the partner's own ticket, not one we opened")
+    status: int | None = Field(default=None, description="last status we set (2 open ... 5 closed)")
+    priority: int | None = Field(default=None, description="last priority we set (1 low ... 4 urgent)")
+    synced_until: str | None = Field(default=None, description="timeline entries up to this id are on the ticket")
+
+
+class PartnerUpdates(BaseModel):
+    """The PST's promise to update the partner at an interval until resolution."""
+
+    interval: timedelta
+    round: int = Field(default=1, description="number of the next reminder; callbacks name it")
+    next_due_at: datetime | None = None
+    last_update_at: datetime | None = None
+    last_update_by: str | None = None
+
+
+class WorkItemLink(BaseModel):
+    id: str
+    sequence_id: int | None = None
+    url: str | None = None
+    state_id: str | None = None
+    state_name: str | None = None
+    state_group: str | None = Field(default=None, description="backlog, unstarted, started, completed, cancelled")
+    checked_at: datetime | None = None
+
+
+class FollowUp(BaseModel):
+    """A follow-up action (larger system change, prevention measure) tracked as a Plane work item."""
+
+    id: str = Field(description="F1, F2, ... within the incident")
+    title: str
+    kind: str = "prevention"
+    description: str = ""
+    owner: str | None = Field(default=None, description="person id")
+    due_date: date | None = None
+    created_at: datetime
+    created_by: str
+    work_item: WorkItemLink | None = None
+    sync_error: str | None = None
 
 
 class Incident(BaseModel):
@@ -71,6 +119,14 @@ class Incident(BaseModel):
     next_escalation_at: datetime | None = Field(default=None, description="copy of escalation.next_at, for queries")
     cert_in: CertInState | None = None
     cert_in_next_due_at: datetime | None = Field(default=None, description="next CERT-In deadline, for queries")
+    partner: PartnerRef | None = Field(default=None, description="the partner who reported it")
+    ticket: TicketLink | None = None
+    ticket_sync_due_at: datetime | None = Field(default=None, description="Freshdesk sync to retry, for queries")
+    ticket_error: str | None = Field(default=None, description="why the last Freshdesk sync did not finish")
+    partner_updates: PartnerUpdates | None = None
+    partner_update_due_at: datetime | None = Field(default=None, description="next PST reminder, for queries")
+    follow_ups: list[FollowUp] = Field(default_factory=list)
+    follow_up_sync_due_at: datetime | None = Field(default=None, description="Plane sync to retry, for queries")
 
 
 class TimelineEntry(BaseModel):

@@ -69,6 +69,24 @@ class Link(BaseModel):
     url: str
 
 
+class PartnerRef(BaseModel):
+    """Who reported a partner incident and where: kept on the incident for the PST and the ticket sync."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str = Field(description="freshdesk, freshchat or pst (a ticket raised by a PST member)")
+    account_id: str | None = Field(default=None, description="partner account from the policy, when recognised")
+    name: str = Field(description="partner name, else the requester")
+    requester_email: str | None = None
+    requester_name: str | None = None
+    company: str | None = None
+    ticket_id: int | None = Field(default=None, description="the partner's own Freshdesk ticket")
+    ticket_url: str | None = None
+    conversation_id: str | None = Field(default=None, description="Freshchat conversation")
+    chat_user_id: str | None = None
+    pst_person: str | None = Field(default=None, description="person id of the PST member who updates them")
+
+
 class Alert(BaseModel):
     """One alert from one source, normalised.
 
@@ -91,6 +109,7 @@ class Alert(BaseModel):
     ends_at: datetime | None = None
     links: list[Link] = Field(default_factory=list)
     raw: dict[str, Any] = Field(default_factory=dict)
+    partner: PartnerRef | None = Field(default=None, description="set for tickets and chats from partners")
 
     @field_validator("title")
     @classmethod

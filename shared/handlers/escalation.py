@@ -73,13 +73,19 @@ def page_message(incident: Incident, page: Page) -> tuple[str, list[dict]]:
               "certin_assessment_reminder": "CERT-In: assess reportability now (2-hour limit)",
               "certin_assessment_due": "CERT-In: the 2-hour reportability assessment was MISSED",
               "certin_report_reminder": "CERT-In: the report is due within the 6-hour limit",
-              "certin_report_due": "CERT-In BREACH: 6 hours passed without a submitted report"}[page.reason]
+              "certin_report_due": "CERT-In BREACH: 6 hours passed without a submitted report",
+              "pst_update_due": "time to update the partner"}[page.reason]
     text = f":rotating_light: {incident.id} [{incident.severity.value.upper()}] {incident.title} ({reason})"
+    button = {"type": "button", "action_id": "incident_ack", "value": incident.id, "style": "primary",
+              "text": {"type": "plain_text", "text": "Acknowledge"}}
+    if page.reason == "pst_update_due" and incident.partner:
+        text = (f":telephone_receiver: {incident.id} [{incident.severity.value.upper()}] {incident.title}: "
+                f"time to update {incident.partner.name}")
+        button = {"type": "button", "action_id": "partner_update_open", "value": incident.id, "style": "primary",
+                  "text": {"type": "plain_text", "text": "Update the partner"}}
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
-        {"type": "actions", "block_id": f"page_actions:{incident.id}", "elements": [
-            {"type": "button", "action_id": "incident_ack", "value": incident.id, "style": "primary",
-             "text": {"type": "plain_text", "text": "Acknowledge"}}]},
+        {"type": "actions", "block_id": f"page_actions:{incident.id}", "elements": [button]},
     ]
     return text, blocks
 

@@ -77,4 +77,4 @@ def test_every_function_in_the_topology_is_exported_by_functions_main():
 
 
 def test_only_webhook_functions_are_public():
-    assert {f.name for f in topology.FUNCTIONS if f.public} == {"ingest", "slack"}
+    assert {f.name for f in topology.FUNCTIONS if f.public} == {"ingest", "slack", "partners"}

@@ -222,7 +222,7 @@ def problems(path: Path) -> list[str]:
                      "organisation.time_zone", "Extra inputs are not permitted", id="typo-key"),
         pytest.param("    requires_rca: true\n  medium:", "    require_rca: true\n  medium:", "require_rca",
                      "severities.high.require_rca", "Extra inputs are not permitted", id="typo-key-in-severity"),
-        pytest.param("  high:\n    description: Partial", "  urgent:\n    description: Partial", "urgent:",
+        pytest.param("  high:\n    description: Partial", "  urgent:\n    description: Partial", "  urgent:",
                      "severities.urgent", "Input should be 'critical', 'high', 'medium' or 'low'",
                      id="unknown-severity-key"),
         pytest.param('"^uptime-kuma$"', '"^uptime-kuma$("', "uptime-kuma$(",
