@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING, Any
 import flask
 
 from shared import bootstrap
+from shared.adapters import slack_partner
 from shared.adapters import slack_requests as sr
 from shared.adapters import slack_views as views
 from shared.config.loader import current_policy
-from shared.domain.actions import Refused, cert_in_assess
+from shared.domain.actions import Refused, actor_label, cert_in_assess
 from shared.domain.commands import Command
+from shared.domain.followups import FollowUpRequest
 from shared.domain.incident import IncidentStatus
 from shared.handlers import certin as certin_handler
+from shared.handlers import followups, partner_updates
 from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.log import get_logger
 from shared.messages import encode
@@ -71,6 +74,9 @@ def slack(request: flask.Request) -> flask.Response:
 def interaction(payload: dict[str, Any]) -> flask.Response:
     kind = payload["type"]
     if kind == "block_actions":
+        opened = slack_partner.opened_for(payload)
+        if opened is not None:
+            return open_partner_update(*opened)
         outcome = sr.block_action(payload)
         if isinstance(outcome, sr.Publish):
             publish(outcome.command)
@@ -86,6 +92,8 @@ def interaction(payload: dict[str, Any]) -> flask.Response:
             return resolve_submitted(payload)
         if callback == views.DECLARE_CALLBACK:
             return declare_submitted(payload)
+        if callback == slack_partner.CALLBACK:
+            return partner_update_submitted(payload)
         raise sr.SlackRequestError(f"no modal of ours has callback_id {callback!r}", "view.callback_id")
     log.info("slack interaction ignored", extra={"interaction_type": kind})  # view_closed, shortcuts, ...
     return empty()
@@ -144,7 +152,65 @@ def slash_command(form: dict[str, str]) -> flask.Response:
         return act(slash, form)
     if slash.verb == "certin":
         return assess_cert_in(slash, form)
+    if slash.verb == "update":
+        return update_partner(slash.incident_id or "", sr.slash_actor(form), slash.rest)
+    if slash.verb == "followup":
+        return add_follow_up(slash.incident_id or "", sr.slash_actor(form), slash.rest)
     return ephemeral(sr.USAGE)
+
+
+# ---- partners ---------------------------------------------------------------------------------
+
+
+def open_partner_update(trigger_id: str, incident_id: str) -> flask.Response:
+    incident = bootstrap.store().get_incident(incident_id)
+    if incident is None:
+        return empty()
+    open_view(trigger_id, slack_partner.modal(incident))
+    return empty()
+
+
+def partner_update_submitted(payload: dict[str, Any]) -> flask.Response:
+    outcome = slack_partner.submission(payload)
+    if isinstance(outcome, sr.ViewErrors):
+        return json_response(outcome.response())
+    answer = _partner_update(outcome.incident_id, outcome.actor, outcome.text)
+    if answer is not None:
+        return json_response(sr.ViewErrors({slack_partner.BLOCK: answer}).response())
+    return empty()
+
+
+def update_partner(incident_id: str, actor, text: str) -> flask.Response:
+    problem = _partner_update(incident_id, actor, text)
+    return ephemeral(problem or f"Sent to the partner of {incident_id}; the next reminder moves on a full interval.")
+
+
+def _partner_update(incident_id: str, actor, text: str) -> str | None:
+    """One transaction and a publish (the ticket reply follows through freshdesk-sync); a problem, or None."""
+    policy = current_policy()
+    try:
+        partner_updates.post_update(incident_id, actor_label(policy, actor), text, policy=policy,
+                                    store=bootstrap.store(), publisher=bootstrap.publisher(),
+                                    scheduler=bootstrap.scheduler(), now=datetime.now(UTC))
+    except LookupError:
+        return f"No incident {incident_id}."
+    except Refused as exc:
+        return f"Not sent: {exc}."
+    return None
+
+
+def add_follow_up(incident_id: str, actor, title: str) -> flask.Response:
+    """Recorded at once; the Plane work item follows through freshdesk-sync (Slack will not wait for Plane)."""
+    policy = current_policy()
+    try:
+        request = FollowUpRequest(title=title[:200])
+        item = followups.record(incident_id, actor_label(policy, actor), request, policy=policy,
+                                store=bootstrap.store(), publisher=bootstrap.publisher(), now=datetime.now(UTC))
+    except LookupError:
+        return ephemeral(f"No incident {incident_id}.")
+    except Refused as exc:
+        return ephemeral(f"Not recorded: {exc}.")
+    return ephemeral(f"Follow-up {item.id} recorded on {incident_id}; it becomes a Plane work item.")
 
 
 def assess_cert_in(slash: sr.Slash, form: dict[str, str]) -> flask.Response:

@@ -210,6 +210,9 @@ class Stack:
         env = os.environ
         slack = (f"SLACK_BOT_TOKEN set, messages go to {env.get('SLACK_API_URL') or 'Slack'}"
                  if env.get("SLACK_BOT_TOKEN") else "no SLACK_BOT_TOKEN, messages are printed here")
+        freshdesk = (f"tickets kept at {env['FRESHDESK_DOMAIN']}" if env.get("FRESHDESK_DOMAIN")
+                     else "no FRESHDESK_DOMAIN, tickets are not kept")
+        plane = f"work items at {env['PLANE_API_URL']}" if env.get("PLANE_API_URL") else "no PLANE_API_URL, items wait"
         lines = [
             f"Incident management is running on {base} (started in {self.startup_seconds:.1f}s)",
             "",
@@ -221,6 +224,10 @@ class Stack:
             f"  OpenTelemetry  {base}/ingest/otel/v1/logs",
             f"  Generic JSON   {base}/ingest/generic",
             "",
+            "Partner webhooks:",
+            f"  Freshdesk      {base}/partners/freshdesk   (header X-Webhook-Token: $FRESHDESK_WEBHOOK_SECRET)",
+            f"  Freshchat      {base}/partners/freshchat   (RSA-signed; needs FRESHCHAT_PUBLIC_KEY)",
+            "",
             f"Slack app        interactivity {base}/slack/interactions, slash command /incident {base}/slack/commands",
             f"API              {base}/api/incidents   (OpenAPI: {base}/api/openapi.json)",
             f"Health           {base}/healthz",
@@ -229,7 +236,9 @@ class Stack:
             "Tokens in use (set the variables to change them):",
             f"  INGEST_TOKEN={env['INGEST_TOKEN']}   (Authorization: Bearer ..., basic auth password, or ?token=)",
             f"  API_TOKEN={env['API_TOKEN']}",
+            f"  FRESHDESK_WEBHOOK_SECRET={env['FRESHDESK_WEBHOOK_SECRET']}",
             f"  Slack: {slack}",
+            f"  Freshdesk: {freshdesk}; Plane: {plane}",
             "",
             f"Emulators: Firestore {env['FIRESTORE_EMULATOR_HOST']}, Pub/Sub {env['PUBSUB_EMULATOR_HOST']}, "
             f"Cloud Tasks {env['CLOUD_TASKS_EMULATOR_HOST']}; data in {self.config.data_dir}"

@@ -323,13 +323,16 @@ USAGE = (
     "• `/incident resolve INC-2026-0042 <summary>` — resolve with a summary of what fixed it\n"
     "• `/incident certin INC-2026-0042 reportable 3 <reason>` or `... not <reason>` — record the CERT-In "
     "reportability assessment (type 1-20 of Annexure I)\n"
+    "• `/incident update INC-2026-0042 <text>` — update the partner (a reply on their Freshdesk ticket)\n"
+    "• `/incident followup INC-2026-0042 <action>` — a follow-up action (prevention measure), tracked in Plane\n"
     "• `/incident help` — this text"
 )
 
 _VERBS = {"declare": "declare", "new": "declare", "status": "status", "show": "status", "list": "list",
           "ls": "list", "ack": "ack", "acknowledge": "ack", "resolve": "resolve", "help": "help",
-          "certin": "certin", "cert-in": "certin"}
-_NEEDS_ID = ("status", "ack", "resolve", "certin")
+          "certin": "certin", "cert-in": "certin", "update": "update", "followup": "followup",
+          "follow-up": "followup"}
+_NEEDS_ID = ("status", "ack", "resolve", "certin", "update", "followup")
 
 
 @dataclass(frozen=True)
@@ -360,6 +363,9 @@ def parse_slash_text(text: str) -> Slash:
     if verb == "resolve" and not rest:
         return Slash(verb, incident_id, problem="`resolve` needs a summary: "
                                                 f"`/incident resolve {incident_id} what fixed it`.")
+    if verb in ("update", "followup") and len(rest) < 3:
+        what = "the update the partner will read" if verb == "update" else "the follow-up action"
+        return Slash(verb, incident_id, problem=f"`{verb}` needs {what}: `/incident {verb} {incident_id} <text>`.")
     if verb == "resolve" and len(rest) > views.SUMMARY_MAX:
         return Slash(verb, incident_id, problem=f"Keep the summary under {views.SUMMARY_MAX} characters.")
     return Slash(verb, incident_id, rest)

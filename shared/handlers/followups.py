@@ -25,15 +25,22 @@ RETRY_AFTER_REJECTION = timedelta(minutes=15)
 DONE_GROUPS = {"completed", "cancelled"}
 
 
-def add(incident_id: str, who: str, request: followups.FollowUpRequest, *, policy: Policy, store,
-        publisher: Publisher, tracker, now: datetime) -> FollowUp:
+def record(incident_id: str, who: str, request: followups.FollowUpRequest, *, policy: Policy, store,
+           publisher: Publisher, now: datetime) -> FollowUp:
+    """The follow-up on the incident, and its event out (freshdesk-sync then creates the work item)."""
     change, events = store.change_incident(
         incident_id, lambda incident: followups.add(policy, incident, who, request, now), now)
     publish_events(events, store, publisher)
-    created_id = change.timeline[0].data["follow_up"] if change and change.timeline else None
+    return FollowUp.model_validate(change.updates["follow_ups"][-1])
+
+
+def add(incident_id: str, who: str, request: followups.FollowUpRequest, *, policy: Policy, store,
+        publisher: Publisher, tracker, now: datetime) -> FollowUp:
+    """Recorded, then the work item created at once (the API can wait for Plane; Slack cannot)."""
+    item = record(incident_id, who, request, policy=policy, store=store, publisher=publisher, now=now)
     sync_work_items(incident_id, policy=policy, store=store, tracker=tracker, now=now)
     incident = store.get_incident(incident_id)
-    return next(f for f in incident.follow_ups if f.id == created_id)
+    return next((f for f in incident.follow_ups if f.id == item.id), item)
 
 
 def sync_work_items(incident_id: str, *, policy: Policy, store, tracker, now: datetime,
