@@ -51,6 +51,7 @@ class PartnerReport(BaseModel):
     requester_name: str | None = None
     company: str | None = None
     raised_by_email: str | None = Field(default=None, description="the agent who created the ticket, if sent")
+    agent_email: str | None = Field(default=None, description="the agent the ticket is assigned to")
     message_id: str | None = None
     chat_user_id: str | None = None
     at: datetime | None = None
@@ -72,7 +73,9 @@ _FD_KEYS: dict[str, tuple[str, ...]] = {
     "requester_email": ("requester_email", "requester", "email", "ticket_requester_email"),
     "requester_name": ("requester_name", "ticket_requester_name", "name"),
     "company": ("ticket_company_name", "company", "company_name", "requester_company_name"),
-    "raised_by_email": ("created_by", "ticket_created_by", "raised_by", "ticket_cf_raised_by", "cf_raised_by"),
+    "raised_by_email": ("created_by", "ticket_created_by", "ticket_created_by_email", "created_by_email",
+                        "raised_by", "ticket_cf_raised_by", "cf_raised_by"),
+    "agent_email": ("ticket_agent_email", "agent_email", "agent"),
 }
 _FD_SOURCES = {1: "email", 2: "portal", 3: "phone", 7: "chat", 9: "feedback widget", 10: "outbound email"}
 
@@ -108,6 +111,7 @@ def freshdesk_report(payload: Any) -> PartnerReport:
         requester_name=_text(_first(fields, "requester_name"), "requester_name", 200) or None,
         company=_text(_first(fields, "company"), "ticket_company_name", 200) or None,
         raised_by_email=_email(_first(fields, "raised_by_email")),
+        agent_email=_email(_first(fields, "agent_email")),
     )
 
 
@@ -306,13 +310,24 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 def channel_of(policy: Policy, report: PartnerReport) -> str:
-    """A ticket raised by a PST member (or tagged `pst`) is a direct PST contact, which has its own path."""
+    """A ticket raised by a PST member (or tagged `pst`) is a direct PST contact, which has its own path.
+
+    Freshdesk has no standard "created by" placeholder, so a phone ticket handled by a PST member counts too:
+    partners phone their PST contact, who logs the call.
+    """
     if report.system == "freshdesk":
-        pst_emails = {p.email.lower() for p in policy.members(policy.partners.pst_role) if p.email} \
-            if policy.partners.pst_role in policy.roles else set()
+        pst_emails = _pst_emails(policy)
         if (report.raised_by_email and report.raised_by_email in pst_emails) or "pst" in report.tags:
             return "pst"
+        if report.source == "phone" and report.agent_email in pst_emails:
+            return "pst"
     return report.system
+
+
+def _pst_emails(policy: Policy) -> dict[str, str]:
+    if policy.partners.pst_role not in policy.roles:
+        return {}
+    return {p.email.lower(): p.id for p in policy.members(policy.partners.pst_role) if p.email}
 
 
 def rule_matches(matcher: PartnerMatcher, report: PartnerReport, channel: str) -> bool:
@@ -366,7 +381,7 @@ def triage(policy: Policy, report: PartnerReport, now: datetime, *, known: bool)
     partner = PartnerRef(
         channel=channel, account_id=account.id if account else None,
         name=account.name if account else (report.company or report.requester_name or report.requester_email
-                                           or f"{report.system} user"),
+                                           or f"Freshchat user {(report.chat_user_id or '?')[:8]}"),
         requester_email=report.requester_email, requester_name=report.requester_name, company=report.company,
         ticket_id=int(report.external_id) if report.system == "freshdesk" else None,
         ticket_url=report.url if report.system == "freshdesk" else None,
@@ -414,9 +429,10 @@ def _pst_member(policy: Policy, report: PartnerReport) -> str | None:
     role = policy.roles.get(policy.partners.pst_role)
     if role is None or not role.members:
         return None
-    by_email = {p.email.lower(): p.id for p in policy.members(policy.partners.pst_role) if p.email}
-    if report.raised_by_email in by_email:
-        return by_email[report.raised_by_email]
+    by_email = _pst_emails(policy)
+    for email in (report.raised_by_email, report.agent_email):
+        if email in by_email:
+            return by_email[email]
     return role.members[0]
 
 
