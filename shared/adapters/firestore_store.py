@@ -431,11 +431,11 @@ class FirestoreStore:
         @firestore.transactional
         def run(txn: firestore.Transaction) -> bool:
             snap = ref.get(transaction=txn)
-            if snap.exists:
-                data = snap.to_dict()
-                if data.get("done") or data["lease_until"] > now:
-                    return False
-            txn.set(ref, {"done": False, "lease_until": now + lease, "attempts": firestore.Increment(1)})
+            data = snap.to_dict() if snap.exists else {}
+            if data.get("done") or ("lease_until" in data and data["lease_until"] > now):
+                return False
+            # set() replaces the document, so the count is carried over by hand (an Increment would start at 0)
+            txn.set(ref, {"done": False, "lease_until": now + lease, "attempts": int(data.get("attempts") or 0) + 1})
             return True
 
         return run(self.db.transaction(max_attempts=TXN_ATTEMPTS))
