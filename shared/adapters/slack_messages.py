@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from shared.adapters.slack_views import incident_actions_block
+from shared.adapters.slack_views import incident_actions_block, partner_line
 from shared.config.policy import Policy
 from shared.domain.incident import Incident, IncidentStatus
 from shared.domain.responders import Responders
@@ -72,6 +72,9 @@ def incident_message(policy: Policy, incident: Incident, responders: Responders,
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(cert_in_line(incident, now), 2900))))
     if incident.incident_channel:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Incident channel* <#{incident.incident_channel}>")))
+    partner = partner_line(incident)
+    if partner:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(partner, 2900))))
     if incident.alerts_resolved_at and incident.status is not IncidentStatus.RESOLVED:
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text="*Every alert has resolved.* The owner decides when to resolve the incident.")))

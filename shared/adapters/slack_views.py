@@ -164,6 +164,9 @@ def status_text(policy: Policy, incident: Incident, firing: int, total: int) -> 
     ]
     if incident.resolution_summary:
         lines.append(f"*Resolved* {_clip(incident.resolution_summary, 500)}")
+    partner = partner_line(incident)
+    if partner:
+        lines.append(partner)
     return "\n".join(lines)
 
 
@@ -198,3 +201,23 @@ def view_payload(view: View) -> dict[str, Any]:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def partner_line(incident: Incident) -> str:
+    """Who reported it, its Freshdesk ticket and its follow-up work items, in one line ('' if none)."""
+    parts = []
+    if incident.partner:
+        parts.append(f"*Partner* {incident.partner.name} (via {incident.partner.channel})")
+    if incident.ticket:
+        ticket = f"#{incident.ticket.id}"
+        parts.append(f"*Freshdesk* <{incident.ticket.url}|{ticket}>" if incident.ticket.url else
+                     f"*Freshdesk* {ticket}")
+    if incident.ticket_sync_due_at:
+        parts.append(":hourglass: ticket sync waiting for Freshdesk")
+    for item in incident.follow_ups[:5]:
+        state = item.work_item.state_name if item.work_item and item.work_item.state_name else (
+            "in Plane" if item.work_item else "waiting for Plane")
+        title = f"<{item.work_item.url}|{_clip(item.title, 60)}>" if item.work_item and item.work_item.url else \
+            _clip(item.title, 60)
+        parts.append(f"*{item.id}* {title} ({state})")
+    return "  ·  ".join(parts)
