@@ -97,7 +97,7 @@ def test_every_path_and_severity_pages_the_right_people_in_order_at_the_right_ti
             paged = []
             for person in level:
                 if k == 0:
-                    assert min(at[person]) <= 4.0, (itype, severity, person, at)  # paged at once
+                    assert min(at[person]) <= 10.0, (itype, severity, person, at)  # at once: delivery latency only
                     paged.append(min(at[person]))
                     continue
                 # Never early (k targets after the start at the soonest), and late by load only, not by a target.
@@ -105,11 +105,12 @@ def test_every_path_and_severity_pages_the_right_people_in_order_at_the_right_ti
                 assert on_time and on_time[0] <= previous + target + 5.0, (itype, severity, person, k, at)
                 paged.append(on_time[0])
             previous = max(paged)
-        if severity == "critical":
-            assert min(at["pm"]) <= 4.0 and min(at["cto"]) <= 4.0  # parallel escalation at once
         # One page per step per person, as the incident's timeline records each page sent.
         sent = [(t["data"]["step"], t["data"]["person"]) for t in client.detail(incident["id"])["timeline"]
                 if t["kind"] == "page.sent" and "person" in t["data"]]
+        if severity == "critical":  # parallel escalation: paged in the first step, with level 1, not after a target
+            first_step = min(step for step, _ in sent if step > 0)  # step 0: CERT-In notices, not the path
+            assert {(first_step, "pm"), (first_step, "cto")} <= set(sent), (itype, sent)
         assert len(sent) == len(set(sent)) and len(sent) >= expected, (itype, severity, sent)
         assert len(pages) == len({(c.params["channel"], round(c.received_at, 1)) for c in pages})
     assert slack.problems == []
