@@ -207,18 +207,29 @@ def test_the_partners_ticket_carries_the_incidents_notes_and_resolution_resolves
     assert env.fd.requests_to("/api/v2/tickets", method="POST") == [], "the partner's own ticket is reused"
 
 
-def test_a_system_incident_gets_a_ticket_once_it_escalates_past_the_first_level(env):
-    policy, store = current_policy(), bootstrap.store()
-    alert = Alert(source="alertmanager", fingerprint="disk", status=AlertStatus.FIRING, title="Disk full on db-1",
-                  labels={"alertname": "DiskFull", "service": "db", "severity": "high"}, severity=Severity.HIGH,
+def system_incident(title: str) -> str:
+    policy = current_policy()
+    alert = Alert(source="alertmanager", fingerprint=title, status=AlertStatus.FIRING, title=title,
+                  labels={"alertname": title, "service": "db", "severity": "high"}, severity=Severity.HIGH,
                   starts_at=datetime.now(UTC))
-    incident_id = store.record_alerts([classify(policy, alert)], datetime.now(UTC), policy).incident_id
-    drain(env)
-    assert env.fd.tickets == {}, "level 1 (DevOps) is not yet a tracked escalation"
+    return bootstrap.store().record_alerts([classify(policy, alert)], datetime.now(UTC), policy).incident_id
+
+
+def escalate_past_level_one(incident_id: str) -> None:
+    """The level's hour passed without an acknowledgement: the timer callback escalates to level 2."""
+    store = bootstrap.store()
     incident = store.get_incident(incident_id)
     run_due_step(incident_id, incident.escalation.step, store=store, publisher=bootstrap.publisher(),
                  chat=bootstrap.chat(), scheduler=bootstrap.scheduler(),
                  now=incident.created_at + timedelta(hours=1, seconds=1))
+
+
+def test_a_system_incident_gets_a_ticket_once_it_escalates_past_the_first_level(env):
+    store = bootstrap.store()
+    incident_id = system_incident("Disk full on db-1")
+    drain(env)
+    assert env.fd.tickets == {}, "level 1 (DevOps) is not yet a tracked escalation"
+    escalate_past_level_one(incident_id)
     drain(env)
     [ticket] = env.fd.tickets.values()
     assert incident_id in ticket["tags"] and ticket["priority"] == 3 and ticket["subject"].startswith(
@@ -228,15 +239,9 @@ def test_a_system_incident_gets_a_ticket_once_it_escalates_past_the_first_level(
 
 
 def test_a_ticket_created_by_a_crashed_sync_is_found_not_created_again(env):
-    policy, store = current_policy(), bootstrap.store()
-    alert = Alert(source="alertmanager", fingerprint="cpu", status=AlertStatus.FIRING, title="CPU saturated",
-                  labels={"alertname": "CPU", "service": "api", "severity": "high"}, severity=Severity.HIGH,
-                  starts_at=datetime.now(UTC))
-    incident_id = store.record_alerts([classify(policy, alert)], datetime.now(UTC), policy).incident_id
-    incident = store.get_incident(incident_id)
-    run_due_step(incident_id, incident.escalation.step, store=store, publisher=bootstrap.publisher(),
-                 chat=bootstrap.chat(), scheduler=bootstrap.scheduler(),
-                 now=incident.created_at + timedelta(hours=1, seconds=1))
+    store = bootstrap.store()
+    incident_id = system_incident("CPU saturated")
+    escalate_past_level_one(incident_id)
     # An earlier holder took the claim, created the ticket and died before recording it.
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     assert store.claim(f"freshdesk-ticket:{incident_id}", long_ago, timedelta(minutes=2))
