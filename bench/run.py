@@ -6,6 +6,8 @@
 (d) cold import time of each function's entry module next to the client libraries it needs
 (e) escalation lateness: a level's direct page at the fake Slack minus when its step was due, on a second
     stack whose policy copy makes high incidents escalate every 5 s
+(g) partner tickets: the Freshdesk webhook's answer, and webhook -> first private note on the partner's
+    ticket, on a stack with the Freshdesk fake; then every webhook redelivered three times
 
 Prints a table and writes bench/results.json. Figures are from one run.
 """
@@ -29,6 +31,7 @@ import requests
 from bench import imports
 from bench.alertmanager import BINARY, Alertmanager, Tap
 from bench.escalation import escalation_lateness
+from bench.partners import partner_tickets
 from bench.pipeline import (
     LogWindow,
     api_v2_alert,
@@ -49,7 +52,8 @@ from tests.fakes.slack_api import FakeSlack
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 DEFAULTS = {"notify_alerts": 200, "storm_alerts": 10_000, "groups": 50, "batch": 100, "am_push_batch": 500,
-            "concurrency": 4, "import_samples": 5, "escalation_incidents": 50, "escalation_rate": 5.0}
+            "concurrency": 4, "import_samples": 5, "escalation_incidents": 50, "escalation_rate": 5.0,
+            "partner_tickets": 100}
 
 
 def say(*parts: object) -> None:
@@ -255,7 +259,7 @@ def table(results: dict) -> str:
     busy = results.get("machine_cores_busy") or {}
     if busy:
         part = {"imports": "(d)", "notify": "(a)", "storm_direct": "(b)", "storm_alertmanager": "(c)",
-                "escalation": "(e)"}
+                "escalation": "(e)", "partners": "(g)"}
         lines.append("whole-machine CPU cores busy per part, this run included: "
                      + ", ".join(f"{part.get(k, k)} {v:.2f}" for k, v in busy.items()))
     a = results.get("notify") or {}
@@ -352,6 +356,7 @@ def table(results: dict) -> str:
                          f"{_fmt(d['functions_main']['import_s'], 'ms')} (loads "
                          f"{','.join(d['functions_main']['loads_clients']) or 'none'})")
     lines += _escalation_table(results.get("escalation") or {})
+    lines += _partners_table(results.get("partners") or {})
     notes = results.get("notes") or []
     if notes:
         lines.append("")
@@ -482,6 +487,24 @@ def _notes(results: dict, args: argparse.Namespace) -> list[str]:
     return notes
 
 
+def _partners_table(g: dict) -> list[str]:
+    if not g:
+        return []
+    lines = ["", f"(g) partner tickets: {g.get('tickets', '-')} Freshdesk webhooks one at a time, then each again "
+                 "three times at once"]
+    if "error" in g:
+        return [*lines, f"    failed: {g['error']}"]
+    rows = [("webhook answer p50 / p99", f"{_fmt(g['webhook_answer_p50_s'], 'ms')} / "
+                                         f"{_fmt(g['webhook_answer_p99_s'], 'ms')}"),
+            ("webhook -> first note on the ticket p50 / p99", f"{_fmt(g['webhook_to_first_note_p50_s'], 'ms')} / "
+                                                               f"{_fmt(g['webhook_to_first_note_p99_s'], 'ms')}"),
+            ("incidents / tickets opened by us", f"{g['incidents']} / {g['tickets_opened_by_us']}"),
+            ("notes before / after the redeliveries", f"{g['notes_before_redelivery']} / "
+                                                      f"{g['notes_after_redelivery']}"),
+            ("notes doubled / missed / non-2xx", f"{g['notes_doubled']} / {g['notes_missed']} / {g['non_2xx']}")]
+    return lines + [f"    {k:<46}{v}" for k, v in rows]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -502,7 +525,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet", type=float, default=3.0, help="seconds without a classify batch that mean settled")
     p.add_argument("--storm-timeout", type=float, default=240.0, help="max seconds to wait for a storm to settle")
     p.add_argument("--am-wait", type=float, default=180.0, help="max seconds to wait for the alertmanager binary")
-    p.add_argument("--skip", action="append", default=[], choices=["a", "b", "c", "d", "e"], help="skip a part")
+    p.add_argument("--partner-tickets", type=int, default=DEFAULTS["partner_tickets"],
+                   help="(g) partner tickets, one at a time")
+    p.add_argument("--skip", action="append", default=[], choices=["a", "b", "c", "d", "e", "g"],
+                   help="skip a part")
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     if args.storm_alerts % args.groups:
@@ -564,6 +590,9 @@ def main(argv: list[str] | None = None) -> int:
     if "e" not in args.skip:  # after the first stack stopped: nothing else runs
         _phase(results, "escalation", "(e) escalation lateness, on a second stack", escalation_lateness,
                args.escalation_incidents, args.escalation_rate, args.escalation_timeout, say)
+    if "g" not in args.skip:
+        _phase(results, "partners", "(g) partner tickets, on a stack with the Freshdesk fake", partner_tickets,
+               args.partner_tickets, 30.0, say)
     b, c = results.get("storm_direct") or {}, results.get("storm_alertmanager") or {}
     if b.get("all_pages_after_s") and c.get("all_pages_after_s"):
         results["ratio_c_to_b_all_pages"] = c["all_pages_after_s"] / b["all_pages_after_s"]
@@ -575,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     say("")
     say(table(results))
     say(f"\nTotal {results['meta']['total_seconds']:.0f}s; results in {args.output}")
-    parts = ("imports", "notify", "storm_direct", "storm_alertmanager", "escalation")
+    parts = ("imports", "notify", "storm_direct", "storm_alertmanager", "escalation", "partners")
     return 0 if not any("error" in (results.get(k) or {}) for k in parts) else 1
 
 
