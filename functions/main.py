@@ -14,3 +14,9 @@ from functions.slack import slack
 from functions.tasks import tasks
 
 __all__ = ["api", "cert_in", "classify", "commands", "escalate", "ingest", "notify", "slack", "tasks"]
+
+# issue 7: the public status page
+from functions.status import status  # noqa: E402
+from functions.status_update import status_update  # noqa: E402
+
+__all__ += ["status", "status_update"]

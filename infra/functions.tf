@@ -53,6 +53,17 @@ locals {
       description = "CERT-In clock: the security mailbox, CERT-In pages and the next deadline's timer."
       memory      = "512Mi", timeout = 120, concurrency = 5, max_instances = 5
     }
+    # issue 7: the public status page (read-only, cached by a CDN) and the writer that keeps it.
+    status = {
+      entry_point = "status", trigger = "http", topic = null, public = true
+      description = "Public status page: HTML, Statuspage v2 JSON, Atom feed, subscriptions."
+      memory      = "512Mi", timeout = 30, concurrency = 80, max_instances = 20
+    }
+    status-update = {
+      entry_point = "status_update", trigger = "topic", topic = "incident-events", public = false
+      description = "Keeps the public status page in step with incidents; notifies subscribers."
+      memory      = "512Mi", timeout = 300, concurrency = 5, max_instances = 5
+    }
   }
 
   # Secret Manager secrets each function reads as environment variables (shared/settings.py).
@@ -66,6 +77,9 @@ locals {
     escalate = ["SLACK_BOT_TOKEN"]
     commands = ["SLACK_BOT_TOKEN"]
     cert-in  = ["SLACK_BOT_TOKEN", "SMTP_URL"] # security mailbox mail, CERT-In pages
+    # issue 7: subscription confirmations (status) and update emails (status-update)
+    status        = ["SMTP_URL"]
+    status-update = ["SMTP_URL"]
   }
   required_secrets = ["INGEST_TOKEN", "API_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
   optional_secrets = ["GRAFANA_HMAC_SECRET", "SMTP_URL"]
@@ -93,6 +107,9 @@ locals {
     escalate = { publishes = [], firestore = true, enqueues = true }                              # pages; next step timer
     commands = { publishes = ["incident-events"], firestore = true, enqueues = true }             # changes re-plan timers
     cert-in  = { publishes = [], firestore = true, enqueues = true }                              # deadline timers
+    # issue 7: status reads the page and keeps subscribers; status-update writes the page and its events
+    status        = { publishes = [], firestore = true, enqueues = false }
+    status-update = { publishes = ["incident-events"], firestore = true, enqueues = false }
   }
 
   # Who may invoke each function besides allUsers on the public ones.
@@ -106,6 +123,9 @@ locals {
     escalate = ["serviceAccount:${google_service_account.events_invoker.email}"]
     commands = ["serviceAccount:${google_service_account.events_invoker.email}"]
     cert-in  = ["serviceAccount:${google_service_account.events_invoker.email}"]
+    # issue 7
+    status        = []
+    status-update = ["serviceAccount:${google_service_account.events_invoker.email}"]
   }
 
   # Each function's URL, known before it exists: Cloud Run's deterministic URL

@@ -98,7 +98,15 @@ def mailer():
     return mailer_from_url(settings().smtp_url)
 
 
+@cache
+def webhooks():
+    """Status page webhook notifications; internal addresses are allowed only on the emulators."""
+    from shared.adapters.webhook import WebhookSender
+
+    return WebhookSender(allow_internal=settings().local)
+
+
 def reset() -> None:
     """Forget built clients (tests that change the environment)."""
-    for builder in (store, publisher, scheduler, chat, mailer):
+    for builder in (store, publisher, scheduler, chat, mailer, webhooks):
         builder.cache_clear()

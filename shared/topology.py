@@ -45,6 +45,9 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("escalate", "topic", topic=TOPIC_INCIDENT_EVENTS),
     Function("commands", "topic", topic=TOPIC_COMMANDS),
     Function("cert-in", "topic", topic=TOPIC_INCIDENT_EVENTS),
+    # issue 7: the public status page
+    Function("status", "http", public=True),
+    Function("status-update", "topic", topic=TOPIC_INCIDENT_EVENTS),
 )
 
 

@@ -33,6 +33,7 @@ class EventType(StrEnum):
     RESPONSE_BREACHED = "incident.response_breached"
     CERT_IN_DEADLINE = "incident.cert_in_deadline"
     CERT_IN_CHANGED = "incident.cert_in_changed"
+    STATUS_PAGE_UPDATED = "incident.status_page_updated"  # data: update_id, kind, record_id, components
 
 
 class Incident(BaseModel):
