@@ -48,6 +48,10 @@ def api(request: flask.Request) -> flask.Response:
     if path == "/openapi.json" and request.method == "GET":
         return json_response(openapi_document(settings().function_url("api")))
     require_token(request, settings().api_token, allow_query=False, realm="api")
+    if path.startswith("/status/") or path.endswith("/status-updates"):  # issue 7: the public status page
+        from shared.handlers.status_api import route
+
+        return route(request, path)
     if path == "/incidents":
         if request.method == "GET":
             return list_incidents(request)
