@@ -313,7 +313,8 @@ def test_subscription_input_errors_are_clear_4xx(apps, project, inbox):
         if "json" in kwargs and field:
             assert json_of(response)["field"] == field
     html = client.post("/subscribe", data={"email": "nope"})
-    assert html.status_code == 400 and "text/html" in html.content_type and "not an email" in html.get_data(as_text=True)
+    assert html.status_code == 400 and "text/html" in html.content_type
+    assert "not an email" in html.get_data(as_text=True)
     assert client.get("/subscribe/confirm?token=garbage").status_code == 400
     assert client.get("/subscribe/confirm?token=" + "a" * 24 + "." + "b" * 32).status_code == 400
     assert client.get("/subscribe").status_code == 405
@@ -341,7 +342,8 @@ def test_scheduled_maintenance_is_announced_and_runs(apps, project, inbox):
     now = datetime.now(UTC)
     later = api(apps, "POST", "/status/maintenances", {
         "actor": "ops", "name": "Database upgrade", "body": "Trading will be read-only.",
-        "scheduled_for": (now + timedelta(hours=2)).isoformat(), "scheduled_until": (now + timedelta(hours=3)).isoformat(),
+        "scheduled_for": (now + timedelta(hours=2)).isoformat(),
+        "scheduled_until": (now + timedelta(hours=3)).isoformat(),
         "components": ["trading"]})
     assert later.status_code == 201, later.get_data(as_text=True)
     running = api(apps, "POST", "/status/maintenances", {
