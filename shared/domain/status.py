@@ -355,16 +355,19 @@ def _sync_technical(state: PageState, page: StatusPage, facts: IncidentFacts, re
             record.status, record.resolved_at, record.updated_at = PublicStatus.RESOLVED, now, now
             record.components = {}
         return True
-    if not comps or auto_status is None:
+    if record is not None and not record.open:  # a person closed it publicly: it stays closed
         return False
+    manual = record.manual if record else []
+    wanted = {c: s for c, s in (record.components if record else {}).items() if c in manual}  # a person's choice
+    wanted |= {c: auto_status for c in comps if c not in manual and auto_status is not None}
     if record is None:
+        if not wanted:
+            return False
         record = PublicIncident(id=pid, created_at=now, updated_at=now, started_at=facts.detected_at)
         state.incidents[pid] = record
-    wanted = {c: (record.components[c] if c in record.manual and c in record.components else auto_status)
-              for c in comps}
     changed_effect = wanted != record.components
     publish = facts.severity in AUTO_PUBLISHED and not record.published
-    if publish:
+    if publish and wanted:
         record.name = record.name or texts.incident_name(component_names(page, comps), worst(list(wanted.values())))
         _add_update(state, page, record, PublicStatus.INVESTIGATING, texts.investigating(
             component_names(page, comps), worst(list(wanted.values()))), now, wanted, out, by_person=False,
@@ -372,11 +375,12 @@ def _sync_technical(state: PageState, page: StatusPage, facts: IncidentFacts, re
         return True
     if not changed_effect:
         return False
-    if record.published:
-        changed = [c for c in comps if record.components.get(c) != wanted[c]]
+    changed = [c for c in {**record.components, **wanted} if record.components.get(c) != wanted.get(c)]
+    if record.published and changed and wanted:
+        effect = {c: wanted.get(c, ComponentStatus.OPERATIONAL) for c in {**record.components, **wanted}}
         _add_update(state, page, record, record.status, texts.impact_changed(
-            component_names(page, changed), worst([wanted[c] for c in changed])), now, wanted, out,
-            by_person=False, notify=True, key=f"impact-{facts.severity}")
+            component_names(page, changed), worst([effect[c] for c in changed])), now, effect, out,
+            by_person=False, notify=True, key=f"impact-{facts.severity}-{now.isoformat()}")
     else:
         record.components = wanted
         record.updated_at = now
