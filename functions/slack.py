@@ -144,7 +144,24 @@ def slash_command(form: dict[str, str]) -> flask.Response:
         return act(slash, form)
     if slash.verb == "certin":
         return assess_cert_in(slash, form)
+    if slash.verb == "status-update":  # issue 7: the public status page
+        return publish_status_update(slash, form)
     return ephemeral(sr.USAGE)
+
+
+def publish_status_update(slash: sr.Slash, form: dict[str, str]) -> flask.Response:
+    """A person's words on the public status page, published at once (one transaction on the page)."""
+    from shared.adapters.status_store import StatusStore
+    from shared.handlers.status_slack import publish_from_slack
+
+    try:
+        status_word, text = sr.parse_status_update(slash.rest)
+    except ValueError as exc:
+        return ephemeral(f"{exc}.\n\n{sr.USAGE}")
+    return ephemeral(publish_from_slack(
+        slash.incident_id or "", status_word, text, sr.slash_actor(form), form.get("trigger_id"),
+        policy=current_policy(), status_store=StatusStore(bootstrap.store()), publisher=bootstrap.publisher(),
+        now=datetime.now(UTC)))
 
 
 def assess_cert_in(slash: sr.Slash, form: dict[str, str]) -> flask.Response:

@@ -368,3 +368,28 @@ def test_scheduled_maintenance_is_announced_and_runs(apps, project, inbox):
     unknown = api(apps, "POST", "/incidents/INC-2026-9999/status-updates", {"actor": "a", "body": "b",
                                                                              "status": "identified"})
     assert unknown.status_code == 404
+
+
+def test_a_person_publishes_from_slack_and_strangers_cannot(apps, project, inbox, monkeypatch):
+    from tests.integration.test_slack_function import SECRET, slash
+
+    set_env(monkeypatch, SLACK_SIGNING_SECRET=SECRET)
+    slack = function_app("slack").test_client()
+    incident_id = report(apps, "queue backlog", "medium", "mobile")
+    drain(apps, project)
+    answer = slash(slack, f"status-update {incident_id} identified Push notifications are delayed.",
+                   user_id="U0DEVOPS01")
+    assert answer.status_code == 200
+    assert json_of(answer)["text"].startswith(f"Published on the status page for {incident_id} (identified)")
+    [incident] = doc(apps, "incidents/unresolved.json")["incidents"]
+    assert incident["incident_updates"][0]["body"] == "Push notifications are delayed."
+    assert incident["status"] == "identified"
+    assert slash(slack, f"status-update {incident_id} identified again", user_id="U0DEVOPS01",
+                 trigger_id="13345224609.738474920.8088930838d88f008e0").status_code == 200
+    assert len(doc(apps, "incidents.json")["incidents"][0]["incident_updates"]) == 1  # same trigger: once
+    stranger = slash(slack, f"status-update {incident_id} We are fine", user_id="U0STRANGER",
+                     trigger_id="1.2.other")
+    assert "Only people listed in the incident policy" in json_of(stranger)["text"]
+    short = slash(slack, f"status-update {incident_id} identified", user_id="U0DEVOPS01", trigger_id="1.2.3")
+    assert "write the public text" in json_of(short)["text"]
+    assert "status-update" in json_of(slash(slack, "help", user_id="U0DEVOPS01"))["text"]
