@@ -352,6 +352,9 @@ def table(results: dict) -> str:
                          f"{_fmt(d['functions_main']['import_s'], 'ms')} (loads "
                          f"{','.join(d['functions_main']['loads_clients']) or 'none'})")
     lines += _escalation_table(results.get("escalation") or {})
+    from bench.status import table_lines  # issue 7
+
+    lines += table_lines(results.get("status_page") or {})
     notes = results.get("notes") or []
     if notes:
         lines.append("")
@@ -502,7 +505,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet", type=float, default=3.0, help="seconds without a classify batch that mean settled")
     p.add_argument("--storm-timeout", type=float, default=240.0, help="max seconds to wait for a storm to settle")
     p.add_argument("--am-wait", type=float, default=180.0, help="max seconds to wait for the alertmanager binary")
-    p.add_argument("--skip", action="append", default=[], choices=["a", "b", "c", "d", "e"], help="skip a part")
+    p.add_argument("--skip", action="append", default=[], choices=["a", "b", "c", "d", "e", "f"], help="skip a part")
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     if args.storm_alerts % args.groups:
@@ -564,6 +567,10 @@ def main(argv: list[str] | None = None) -> int:
     if "e" not in args.skip:  # after the first stack stopped: nothing else runs
         _phase(results, "escalation", "(e) escalation lateness, on a second stack", escalation_lateness,
                args.escalation_incidents, args.escalation_rate, args.escalation_timeout, say)
+    if "f" not in args.skip:  # issue 7: the public status page, on a stack of its own
+        from bench.status import status_page
+
+        _phase(results, "status_page", "(f) status page requests per second", status_page, 4, 5.0, say)
     b, c = results.get("storm_direct") or {}, results.get("storm_alertmanager") or {}
     if b.get("all_pages_after_s") and c.get("all_pages_after_s"):
         results["ratio_c_to_b_all_pages"] = c["all_pages_after_s"] / b["all_pages_after_s"]
@@ -575,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     say("")
     say(table(results))
     say(f"\nTotal {results['meta']['total_seconds']:.0f}s; results in {args.output}")
-    parts = ("imports", "notify", "storm_direct", "storm_alertmanager", "escalation")
+    parts = ("imports", "notify", "storm_direct", "storm_alertmanager", "escalation", "status_page")
     return 0 if not any("error" in (results.get(k) or {}) for k in parts) else 1
 
 
