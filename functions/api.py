@@ -46,7 +46,9 @@ ACTION_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/(?P<action>[a-z]
 def api(request: flask.Request) -> flask.Response:
     path = request.path.rstrip("/")
     if path == "/openapi.json" and request.method == "GET":
-        return json_response(openapi_document(settings().function_url("api")))
+        from shared.handlers.status_api import with_status_paths  # issue 7: the status page routes
+
+        return json_response(with_status_paths(openapi_document(settings().function_url("api"))))
     require_token(request, settings().api_token, allow_query=False, realm="api")
     if path.startswith("/status/") or path.endswith("/status-updates"):  # issue 7: the public status page
         from shared.handlers.status_api import route

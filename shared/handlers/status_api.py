@@ -141,3 +141,35 @@ def _validated(model, data):
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or None
         raise HttpError(400, "invalid_field", err["msg"], field=field) from None
+
+
+def with_status_paths(document: dict) -> dict:
+    """The API's OpenAPI document with the status page routes and their request shapes added."""
+    from pydantic.json_schema import models_json_schema
+
+    _, schemas = models_json_schema([(m, "validation") for m in (StatusUpdateRequest, MaintenanceCreate,
+                                                                 MaintenanceUpdateRequest)],
+                                    ref_template="#/components/schemas/{model}")
+    document.setdefault("components", {}).setdefault("schemas", {}).update(schemas.get("$defs", {}))
+
+    def post(summary: str, model: str, ok: str, path_params: tuple[str, ...] = ()) -> dict:
+        return {"post": {
+            "summary": summary,
+            "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                           for p in path_params] + [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                                     "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{model}"}}}},
+            "responses": {ok: {"description": "the public summary (Statuspage v2 shape) after the change"},
+                          "400": {"description": "invalid request"}, "401": {"description": "no or bad token"},
+                          "404": {"description": "no such incident or maintenance"}}}}
+
+    document.setdefault("paths", {}).update({
+        "/incidents/{incident_id}/status-updates": post(
+            "Publish a person's update on the public status page", "StatusUpdateRequest", "201", ("incident_id",)),
+        "/status/maintenances": post("Announce scheduled maintenance", "MaintenanceCreate", "201"),
+        "/status/maintenances/{maintenance_id}/updates": post(
+            "Update a scheduled maintenance (in progress, verifying, completed)", "MaintenanceUpdateRequest", "200",
+            ("maintenance_id",)),
+    })
+    return document

@@ -393,3 +393,11 @@ def test_a_person_publishes_from_slack_and_strangers_cannot(apps, project, inbox
     short = slash(slack, f"status-update {incident_id} identified", user_id="U0DEVOPS01", trigger_id="1.2.3")
     assert "write the public text" in json_of(short)["text"]
     assert "status-update" in json_of(slash(slack, "help", user_id="U0DEVOPS01"))["text"]
+
+
+def test_the_openapi_document_lists_the_status_routes(apps, project):
+    doc = json_of(apps["api"].test_client().get("/openapi.json"))
+    assert {"/incidents/{incident_id}/status-updates", "/status/maintenances",
+            "/status/maintenances/{maintenance_id}/updates"} <= set(doc["paths"])
+    schema = doc["components"]["schemas"]["StatusUpdateRequest"]
+    assert set(schema["required"]) == {"actor", "body", "status"}
