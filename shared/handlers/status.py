@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared.config.policy import Policy
 from shared.documents.status import (
     TemplateTexts,
@@ -71,8 +73,14 @@ def facts_of(policy: Policy, incident: Incident) -> IncidentFacts:
 def on_event(event: IncidentEvent, *, policy: Policy, status_store, publisher, mailer, webhooks,
              now: datetime) -> str:
     if event.type is EventType.STATUS_PAGE_UPDATED:
-        sent = fan_out(Announcement(**event.data), policy=policy, status_store=status_store, mailer=mailer,
-                       webhooks=webhooks, now=now)
+        try:
+            announcement = Announcement(**event.data)
+        except ValidationError as exc:  # would fail the same way on every redelivery
+            log.error("status page event without a valid announcement dropped",
+                      extra={"event_id": event.event_id, "error": str(exc)})
+            return "dropped"
+        sent = fan_out(announcement, policy=policy, status_store=status_store, mailer=mailer, webhooks=webhooks,
+                       now=now)
         return f"notified {sent}"
     if event.type not in SYNCED:
         return "ignored"

@@ -26,7 +26,10 @@ from shared.domain import subscribers as subs
 from shared.domain.status import PageState
 from shared.domain.statuspage import DOCUMENTS, NEEDS_RECENT
 from shared.handlers import status as status_handler
+from shared.log import get_logger
 from shared.web import HttpError, json_response, parse_json, read_body
+
+log = get_logger("status")
 
 MAX_AGE = 30
 SUBSCRIBE_BODY_LIMIT = 16_384
@@ -49,7 +52,13 @@ class PageCache:
         hit = self._states.get(with_recent)
         if hit is not None and now - hit[0] < cache_seconds():
             return hit[1], hit[2]
-        state, version = status_store.read(with_recent=with_recent)
+        try:
+            state, version = status_store.read(with_recent=with_recent)
+        except Exception:
+            if hit is None:
+                raise
+            log.exception("the page could not be read; serving the last one read")  # stale beats an error
+            return hit[1], hit[2]
         with self._lock:
             self._states[with_recent] = (now, state, version)
         return state, version

@@ -401,3 +401,15 @@ def test_the_openapi_document_lists_the_status_routes(apps, project):
             "/status/maintenances/{maintenance_id}/updates"} <= set(doc["paths"])
     schema = doc["components"]["schemas"]["StatusUpdateRequest"]
     assert set(schema["required"]) == {"actor", "body", "status"}
+
+
+def test_head_requests_and_a_malformed_status_event(apps, project, inbox):
+    head = apps["status"].test_client().head("/api/v2/status.json")
+    assert head.status_code == 200 and head.get_data() == b"" and head.headers["ETag"]
+    from shared.domain.incident import IncidentEvent
+
+    bad = IncidentEvent(event_id="x:status:1", type=EventType.STATUS_PAGE_UPDATED, incident_id="INC-2026-0001",
+                        at="2026-12-04T10:00:00Z", data={"nonsense": True})
+    response = apps["status-update"].test_client().post("/", **cloud_event(
+        bad.model_dump_json().encode(), project=project, topic=TOPIC_INCIDENT_EVENTS))
+    assert response.status_code == 200  # acknowledged and logged: a redelivery would fail the same way

@@ -337,3 +337,11 @@ def test_tokens_and_component_choices():
     assert subs.wants([], ["trading"]) and subs.wants(["trading"], ["trading", "apis"])
     assert not subs.wants(["web-app"], ["trading"])
     assert subs.may_resend(None, T0) and not subs.may_resend(T0, T0 + timedelta(seconds=30))
+
+
+def test_webhooks_to_internal_addresses_are_refused_in_production():
+    from shared.adapters.webhook import WebhookError, WebhookSender
+
+    with pytest.raises(WebhookError) as err:
+        WebhookSender(allow_internal=False).post("http://127.0.0.1:9/hook", {"x": 1})
+    assert not err.value.retryable and "internal address" in str(err.value)
