@@ -36,7 +36,10 @@ SUBSCRIBE_BODY_LIMIT = 16_384
 
 
 def cache_seconds() -> float:
-    return float(os.environ.get("STATUS_CACHE_SECONDS") or 2)
+    try:
+        return max(0.0, float(os.environ.get("STATUS_CACHE_SECONDS") or 2))
+    except ValueError:
+        return 2.0
 
 
 class PageCache:
