@@ -413,3 +413,47 @@ def test_head_requests_and_a_malformed_status_event(apps, project, inbox):
     response = apps["status-update"].test_client().post("/", **cloud_event(
         bad.model_dump_json().encode(), project=project, topic=TOPIC_INCIDENT_EVENTS))
     assert response.status_code == 200  # acknowledged and logged: a redelivery would fail the same way
+
+
+def test_events_of_many_incidents_at_once_all_reach_the_page(apps, project, inbox):
+    services = ["web", "mobile", "trading", "mf", "partner-portal", "api"]
+    for service in services:
+        report(apps, f"{service} broken", "critical", service)
+    messages = pull_messages(project, TOPIC_INCIDENT_EVENTS, expect=len(services))
+    with ThreadPoolExecutor(6) as pool:  # every OPENED event at once: one transaction each on the same page
+        list(pool.map(lambda m: deliver(apps, project, m), messages))
+    drain(apps, project)
+    assert len(doc(apps, "incidents/unresolved.json")["incidents"]) == len(services)
+    assert {c["status"] for c in doc(apps, "components.json")["components"]} == {"major_outage"}
+
+
+class Refusing(BaseHTTPRequestHandler):
+    calls = 0
+
+    def do_POST(self):  # noqa: N802
+        Refusing.calls += 1
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(410)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_refusing_webhook_does_not_stop_the_others(apps, project, inbox, hooks):
+    Refusing.calls = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = apps["status"].test_client()
+        assert client.post("/subscribe", json={"webhook": f"http://127.0.0.1:{server.server_port}/gone"}
+                           ).status_code == 201
+        assert client.post("/subscribe", json={"webhook": hooks}).status_code == 201
+        report(apps, "down", "high", "trading")
+        events = drain(apps, project)
+        assert Refusing.calls == 1 and len(Hooks.received) == 1  # 410 is final: not retried, not blocking
+        for message in events:  # redelivery: the refused one is not tried again either
+            deliver(apps, project, message)
+        assert Refusing.calls == 1 and len(Hooks.received) == 1
+    finally:
+        server.shutdown()
