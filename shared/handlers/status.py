@@ -104,7 +104,7 @@ def sync(incident_id: str, event_id: str | None, *, policy: Policy, status_store
         return sync_incident(state, policy.status_page, facts_of(policy, incident), now, texts, event_id)
 
     outcome, events = status_store.change(decide, now, incident_id=incident_id)
-    publish_events(events, status_store.store, publisher)
+    _announce(events, status_store, publisher)
     return "updated" if outcome.changed else "unchanged"
 
 
@@ -120,7 +120,7 @@ def publish_update(incident_id: str, update: PersonUpdate, *, policy: Policy, st
         return person_update(state, policy.status_page, facts_of(policy, incident), update, now, texts)
 
     outcome, events = status_store.change(decide, now, incident_id=incident_id)
-    publish_events(events, status_store.store, publisher)
+    _announce(events, status_store, publisher)
     return outcome
 
 
@@ -129,7 +129,7 @@ def announce_maintenance(request: MaintenanceRequest, *, policy: Policy, status_
     outcome, events = status_store.change(
         lambda state, _: schedule_maintenance(state, policy.status_page, request, now), now,
         owner_id=request.maintenance_id)
-    publish_events(events, status_store.store, publisher)
+    _announce(events, status_store, publisher)
     return outcome
 
 
@@ -138,8 +138,18 @@ def update_maintenance(maintenance_id: str, update_id: str, status: MaintenanceS
     outcome, events = status_store.change(
         lambda state, _: maintenance_update(state, maintenance_id, update_id, status, body, notify, now), now,
         owner_id=maintenance_id)
-    publish_events(events, status_store.store, publisher)
+    _announce(events, status_store, publisher)
     return outcome
+
+
+def _announce(events: list[IncidentEvent], status_store, publisher) -> None:
+    """Publish the page's events. They are already in the outbox (same transaction as the page), so when
+    Pub/Sub fails the update still stands and the reconciler publishes them: the caller is not failed."""
+    try:
+        publish_events(events, status_store.store, publisher)
+    except Exception as exc:
+        log.warning("status page events left in the outbox for the reconciler",
+                    extra={"events": [e.event_id for e in events], "error": str(exc)})
 
 
 # ---- notifications -------------------------------------------------------------------------------

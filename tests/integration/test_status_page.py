@@ -457,3 +457,30 @@ def test_a_refusing_webhook_does_not_stop_the_others(apps, project, inbox, hooks
         assert Refusing.calls == 1 and len(Hooks.received) == 1
     finally:
         server.shutdown()
+
+
+def test_a_pubsub_outage_loses_no_notification(apps, project, inbox, hooks, monkeypatch, emulator_hosts):
+    from datetime import UTC, datetime, timedelta
+
+    from shared import bootstrap
+    from shared.handlers.escalation import STALE_AFTER
+    from shared.handlers.events import flush_pending
+    from tests.integration.helpers import closed_host
+
+    assert apps["status"].test_client().post("/subscribe", json={"webhook": hooks}).status_code == 201
+    incident_id = report(apps, "slow", "medium", "trading")
+    drain(apps, project)
+    set_env(monkeypatch, PUBSUB_EMULATOR_HOST=closed_host(), PUBLISH_TIMEOUT_SECONDS="1")
+    response = api(apps, "POST", f"/incidents/{incident_id}/status-updates", {
+        "actor": "priya", "body": "Charts load slowly.", "status": "identified"})
+    assert response.status_code == 201  # the update stands; its event waits in the outbox
+    assert doc(apps, "incidents/unresolved.json")["incidents"][0]["incident_updates"][0]["body"] == \
+        "Charts load slowly."
+    set_env(monkeypatch, PUBSUB_EMULATOR_HOST=emulator_hosts.pubsub, PUBLISH_TIMEOUT_SECONDS=None)
+    assert drain(apps, project) == [] and Hooks.received == []
+    later = datetime.now(UTC) + timedelta(minutes=2)  # the reconciler's outbox step, as it runs every few minutes
+    stale = bootstrap.store().stale_outbox_incidents(later - STALE_AFTER)
+    assert stale == [incident_id]
+    assert sum(flush_pending(i, bootstrap.store(), bootstrap.publisher()) for i in stale) == 1
+    drain(apps, project)
+    assert [h["body"]["incident"]["incident_updates"][0]["body"] for h in Hooks.received] == ["Charts load slowly."]
