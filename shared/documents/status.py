@@ -19,10 +19,9 @@ from shared.domain.status import (
     ComponentStatus,
     PageState,
     component_status,
-    daily_bars,
-    uptime_percent,
     visible_incidents,
 )
+from shared.domain.status_history import daily_bars, uptime_percent
 from shared.domain.statuspage import View, ts
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

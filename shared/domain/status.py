@@ -13,7 +13,7 @@ drawn. Time is always passed in.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -463,80 +463,6 @@ def _add_update(state: PageState, page: StatusPage, record: PublicIncident, stat
         out.timeline.append(f"Status page updated ({status.value}): {body}")
 
 
-# ---- maintenance ---------------------------------------------------------------------------------
-
-
-class MaintenanceRequest(BaseModel):
-    maintenance_id: str
-    name: str
-    body: str
-    scheduled_for: datetime
-    scheduled_until: datetime
-    components: list[str]
-    notify: bool = True
-    actor: str
-
-
-def schedule_maintenance(state: PageState, page: StatusPage, request: MaintenanceRequest, now: datetime) -> Outcome:
-    """Announce maintenance in advance. Idempotency key: `request.maintenance_id`."""
-    new = state.model_copy(deep=True)
-    out = Outcome(state=new)
-    if request.maintenance_id in new.maintenances:
-        return out
-    known = {c.id for c in page.components}
-    unknown = sorted(set(request.components) - known)
-    if unknown:
-        raise StatusRefused(f"unknown component {unknown[0]!r}; known: {', '.join(sorted(known))}", "components")
-    if not request.components:
-        raise StatusRefused("name at least one component", "components")
-    if request.scheduled_until <= request.scheduled_for:
-        raise StatusRefused("scheduled_until must be after scheduled_for", "scheduled_until")
-    if request.scheduled_until <= now:
-        raise StatusRefused("the maintenance window has already ended", "scheduled_until")
-    names = {c.id: c.name for c in page.components}
-    status = ComponentStatus.UNDER_MAINTENANCE
-    update = PublicUpdate(id=stable_hash(request.maintenance_id, "scheduled"), status="scheduled", body=request.body,
-                          created_at=now, deliver_notifications=request.notify, by_person=True,
-                          affected_components=[AffectedComponent(
-                              code=c, name=names[c], old_status=ComponentStatus.OPERATIONAL, new_status=status)
-                              for c in request.components])
-    new.maintenances[request.maintenance_id] = Maintenance(
-        id=request.maintenance_id, name=request.name, scheduled_for=request.scheduled_for,
-        scheduled_until=request.scheduled_until, components=list(dict.fromkeys(request.components)),
-        created_at=now, updated_at=now, updates=[update])
-    out.announcements.append(Announcement(update_id=update.id, kind="maintenance", record_id=request.maintenance_id,
-                                          components=request.components, notify=request.notify))
-    new.updated_at = now
-    out.changed = True
-    return out
-
-
-def maintenance_update(state: PageState, maintenance_id: str, update_id: str, status: MaintenanceStatus, body: str,
-                       notify: bool, now: datetime) -> Outcome:
-    """A person's update to a maintenance (started, verifying, completed early). Idempotency key: `update_id`."""
-    new = state.model_copy(deep=True)
-    out = Outcome(state=new)
-    item = new.maintenances.get(maintenance_id)
-    if item is None:
-        raise StatusRefused(f"no maintenance {maintenance_id}", "maintenance_id", status=404)
-    if any(u.id == update_id for u in item.updates):
-        return out
-    if item.status_at(now) is MaintenanceStatus.COMPLETED:
-        raise StatusRefused(f"maintenance {maintenance_id} is already completed", "status", status=409)
-    if status is not MaintenanceStatus.SCHEDULED:
-        item.set_status = status
-    if status is MaintenanceStatus.COMPLETED:
-        item.completed_at = now
-    item.updates = [PublicUpdate(id=update_id, status=status.value, body=body, created_at=now,
-                                 deliver_notifications=notify, by_person=True), *item.updates][:MAX_UPDATES]
-    item.updated_at = now
-    out.announcements.append(Announcement(update_id=update_id, kind="maintenance", record_id=maintenance_id,
-                                          components=item.components, notify=notify))
-    new.updated_at = now
-    out.changed = True
-    return out
-
-
 # ---- history -------------------------------------------------------------------------------------
 
 
@@ -560,44 +486,6 @@ def _close_episodes(state: PageState, page: StatusPage, before: dict[str, Compon
             state.episodes[component_id] = episodes[-500:]
         else:
             state.episodes.pop(component_id, None)
-
-
-class DayBar(BaseModel):
-    day: date
-    status: ComponentStatus
-    minutes_affected: int = 0
-    no_data: bool = False
-
-
-def daily_bars(state: PageState, component_id: str, now: datetime, days: int = HISTORY_DAYS) -> list[DayBar]:
-    """The worst status of each of the last `days` UTC days, oldest first (today last, up to `now`)."""
-    today = now.date()
-    first = today - timedelta(days=days - 1)
-    spans = [(e.start, e.end or now, e.status) for e in state.episodes.get(component_id, [])]
-    spans += [(m.scheduled_for, min(m.ends_at(), now), ComponentStatus.UNDER_MAINTENANCE)
-              for m in state.maintenances.values() if component_id in m.components and m.scheduled_for <= now
-              and m.status_at(now) is not MaintenanceStatus.SCHEDULED]
-    tracked_from = state.created_at.date()
-    bars = []
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        start = datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo)
-        end = start + timedelta(days=1)
-        hits = [(max(s, start), min(e, end), st) for s, e, st in spans if s < end and e > start]
-        minutes = sum(int((e - s).total_seconds() // 60) for s, e, st in hits
-                      if st is not ComponentStatus.UNDER_MAINTENANCE)
-        bars.append(DayBar(day=day, status=worst([st for _, _, st in hits]), minutes_affected=minutes,
-                           no_data=day < tracked_from))
-    return bars
-
-
-def uptime_percent(bars: list[DayBar]) -> float:
-    """Share of tracked minutes without an incident (maintenance counts as up), over the bars' days."""
-    tracked = [b for b in bars if not b.no_data]
-    if not tracked:
-        return 100.0
-    down = sum(b.minutes_affected for b in tracked)
-    return round(100.0 * (1 - down / (len(tracked) * 24 * 60)), 2)
 
 
 # ---- storage split -------------------------------------------------------------------------------

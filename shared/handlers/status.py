@@ -25,18 +25,16 @@ from shared.documents.status import (
 )
 from shared.domain import subscribers as subs
 from shared.domain.incident import EventType, Incident, IncidentEvent, IncidentStatus
+from shared.domain.maintenance import MaintenanceRequest, maintenance_update, schedule_maintenance
 from shared.domain.model import AlertCategory
 from shared.domain.status import (
     Announcement,
     IncidentFacts,
-    MaintenanceRequest,
     MaintenanceStatus,
     Outcome,
     PageState,
     PersonUpdate,
-    maintenance_update,
     person_update,
-    schedule_maintenance,
     sync_incident,
 )
 from shared.domain.statuspage import View

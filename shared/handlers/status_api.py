@@ -18,10 +18,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from shared import bootstrap
 from shared.config.loader import current_policy
+from shared.domain.maintenance import MaintenanceRequest
 from shared.domain.model import stable_hash
 from shared.domain.status import (
     ComponentStatus,
-    MaintenanceRequest,
     MaintenanceStatus,
     PersonUpdate,
     PublicStatus,

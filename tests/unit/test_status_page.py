@@ -11,28 +11,25 @@ from hypothesis import strategies as st
 from shared.config.loader import DEFAULT_POLICY_PATH, load_policy
 from shared.documents.status import TemplateTexts, atom_feed, html_page
 from shared.domain import subscribers as subs
+from shared.domain.maintenance import MaintenanceRequest, maintenance_update, schedule_maintenance
 from shared.domain.model import Severity
 from shared.domain.status import (
     ComponentStatus,
     IncidentFacts,
-    MaintenanceRequest,
     MaintenanceStatus,
     PageState,
     PersonUpdate,
     PublicStatus,
     StatusRefused,
     component_status,
-    daily_bars,
-    maintenance_update,
     merge,
     overall,
     person_update,
     public_id,
-    schedule_maintenance,
     split,
     sync_incident,
-    uptime_percent,
 )
+from shared.domain.status_history import daily_bars, uptime_percent
 from shared.domain.statuspage import DOCUMENTS, View
 from tests.atom_check import check_atom
 from tests.statuspage_shapes import validate_document
