@@ -34,6 +34,7 @@ from shared.domain.status import (
     Outcome,
     PageState,
     PersonUpdate,
+    components_for,
     person_update,
     sync_incident,
 )
@@ -92,9 +93,11 @@ def sync(incident_id: str, event_id: str | None, *, policy: Policy, status_store
     incident = status_store.store.get_incident(incident_id)
     if incident is None:
         return "unknown incident"
+    facts = facts_of(policy, incident)
+    if not facts.resolved and (facts.security or not components_for(policy.status_page, facts.service)):
+        return "unchanged"  # nothing automatic can follow: not even a read of the page
     state, _ = status_store.read(with_recent=False)
-    preview = sync_incident(state or PageState.empty(now), policy.status_page, facts_of(policy, incident), now,
-                            texts)
+    preview = sync_incident(state or PageState.empty(now), policy.status_page, facts, now, texts)
     if not preview.changed:
         return "unchanged"
 
