@@ -32,6 +32,15 @@ ifeq ($(ALERTMANAGER),)
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null
 endif
 
+# The status page e2e test reads the page in a real headless Chromium (Debian's package).
+CHROMIUM := $(shell command -v chromium || command -v chromium-browser)
+.PHONY: chromium
+chromium:
+ifeq ($(CHROMIUM),)
+	@echo "installing chromium (Debian package) for the status page e2e test"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+endif
+
 install: $(VENV)/.installed $(TASKS_VENV)/.installed
 
 requirements.txt: pyproject.toml
@@ -78,10 +87,10 @@ unit: install
 integration: install
 	$(PYTEST) tests/integration -q
 
-e2e: install alertmanager
+e2e: install alertmanager chromium
 	$(PYTEST) tests/e2e -q
 
-test: install alertmanager lint check-config infra-check
+test: install alertmanager chromium lint check-config infra-check
 	$(PYTEST) tests -q
 
 bench: install

@@ -356,6 +356,9 @@ def table(results: dict) -> str:
                          f"{_fmt(d['functions_main']['import_s'], 'ms')} (loads "
                          f"{','.join(d['functions_main']['loads_clients']) or 'none'})")
     lines += _escalation_table(results.get("escalation") or {})
+    from bench.status import table_lines
+
+    lines += table_lines(results.get("status_page") or {})
     lines += _partners_table(results.get("partners") or {})
     notes = results.get("notes") or []
     if notes:
@@ -527,7 +530,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--am-wait", type=float, default=180.0, help="max seconds to wait for the alertmanager binary")
     p.add_argument("--partner-tickets", type=int, default=DEFAULTS["partner_tickets"],
                    help="(g) partner tickets, one at a time")
-    p.add_argument("--skip", action="append", default=[], choices=["a", "b", "c", "d", "e", "g"],
+    p.add_argument("--skip", action="append", default=[], choices=["a", "b", "c", "d", "e", "f", "g"],
                    help="skip a part")
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
@@ -590,6 +593,10 @@ def main(argv: list[str] | None = None) -> int:
     if "e" not in args.skip:  # after the first stack stopped: nothing else runs
         _phase(results, "escalation", "(e) escalation lateness, on a second stack", escalation_lateness,
                args.escalation_incidents, args.escalation_rate, args.escalation_timeout, say)
+    if "f" not in args.skip:  # the public status page, on a stack of its own
+        from bench.status import status_page
+
+        _phase(results, "status_page", "(f) status page requests per second", status_page, 4, 5.0, say)
     if "g" not in args.skip:
         _phase(results, "partners", "(g) partner tickets, on a stack with the Freshdesk fake", partner_tickets,
                args.partner_tickets, 30.0, say)
@@ -604,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     say("")
     say(table(results))
     say(f"\nTotal {results['meta']['total_seconds']:.0f}s; results in {args.output}")
-    parts = ("imports", "notify", "storm_direct", "storm_alertmanager", "escalation", "partners")
+    parts = ("imports", "notify", "storm_direct", "storm_alertmanager", "escalation", "status_page", "partners")
     return 0 if not any("error" in (results.get(k) or {}) for k in parts) else 1
 
 

@@ -53,8 +53,14 @@ PARTNER_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/(?P<what>partne
 def api(request: flask.Request) -> flask.Response:
     path = request.path.rstrip("/")
     if path == "/openapi.json" and request.method == "GET":
-        return json_response(openapi_document(settings().function_url("api")))
+        from shared.handlers.status_api import with_status_paths
+
+        return json_response(with_status_paths(openapi_document(settings().function_url("api"))))
     require_token(request, settings().api_token, allow_query=False, realm="api")
+    if path.startswith("/status/") or path.endswith("/status-updates"):
+        from shared.handlers.status_api import route
+
+        return route(request, path)
     if path == "/incidents":
         if request.method == "GET":
             return list_incidents(request)

@@ -13,7 +13,9 @@ from functions.ingest import ingest
 from functions.notify import notify
 from functions.partners import partners
 from functions.slack import slack
+from functions.status import status
+from functions.status_update import status_update
 from functions.tasks import tasks
 
 __all__ = ["api", "cert_in", "classify", "commands", "escalate", "freshdesk_sync", "ingest", "notify", "partners",
-           "slack", "tasks"]
+           "slack", "status", "status_update", "tasks"]

@@ -156,6 +156,8 @@ def slash_command(form: dict[str, str]) -> flask.Response:
         return update_partner(slash.incident_id or "", sr.slash_actor(form), slash.rest)
     if slash.verb == "followup":
         return add_follow_up(slash.incident_id or "", sr.slash_actor(form), slash.rest)
+    if slash.verb == "status-update":
+        return publish_status_update(slash, form)
     return ephemeral(sr.USAGE)
 
 
@@ -211,6 +213,21 @@ def add_follow_up(incident_id: str, actor, title: str) -> flask.Response:
     except Refused as exc:
         return ephemeral(f"Not recorded: {exc}.")
     return ephemeral(f"Follow-up {item.id} recorded on {incident_id}; it becomes a Plane work item.")
+
+
+def publish_status_update(slash: sr.Slash, form: dict[str, str]) -> flask.Response:
+    """A person's words on the public status page, published at once (one transaction on the page)."""
+    from shared.adapters.status_store import StatusStore
+    from shared.handlers.status_slack import publish_from_slack
+
+    try:
+        status_word, text = sr.parse_status_update(slash.rest)
+    except ValueError as exc:
+        return ephemeral(f"{exc}.\n\n{sr.USAGE}")
+    return ephemeral(publish_from_slack(
+        slash.incident_id or "", status_word, text, sr.slash_actor(form), form.get("trigger_id"),
+        policy=current_policy(), status_store=StatusStore(bootstrap.store()), publisher=bootstrap.publisher(),
+        now=datetime.now(UTC)))
 
 
 def assess_cert_in(slash: sr.Slash, form: dict[str, str]) -> flask.Response:

@@ -63,6 +63,16 @@ locals {
       description = "Keeps the Freshdesk ticket, the PST's update reminders and Plane work items in step."
       memory      = "512Mi", timeout = 120, concurrency = 5, max_instances = 5
     }
+    status = {
+      entry_point = "status", trigger = "http", topic = null, public = true
+      description = "Public status page: HTML, Statuspage v2 JSON, Atom feed, subscriptions."
+      memory      = "512Mi", timeout = 30, concurrency = 80, max_instances = 20
+    }
+    status-update = {
+      entry_point = "status_update", trigger = "topic", topic = "incident-events", public = false
+      description = "Keeps the public status page in step with incidents; notifies subscribers."
+      memory      = "512Mi", timeout = 300, concurrency = 5, max_instances = 5
+    }
   }
 
   # Secret Manager secrets each function reads as environment variables (shared/settings.py).
@@ -78,6 +88,8 @@ locals {
     cert-in        = ["SLACK_BOT_TOKEN", "SMTP_URL"]                           # security mailbox mail, CERT-In pages
     partners       = ["FRESHDESK_WEBHOOK_SECRET"]                              # Freshdesk's shared webhook secret (Freshchat's key is public)
     freshdesk-sync = ["SLACK_BOT_TOKEN", "FRESHDESK_API_KEY", "PLANE_API_KEY"] # PST reminders; tickets; work items
+    status         = ["SMTP_URL"]                                              # subscription confirmations
+    status-update  = ["SMTP_URL"]                                              # update emails to subscribers
   }
   required_secrets = ["INGEST_TOKEN", "API_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
   # Partners, Freshdesk and Plane are optional: without them incidents and paging work, tickets and work items wait.
@@ -107,6 +119,8 @@ locals {
     cert-in        = { publishes = [], firestore = true, enqueues = true }                              # deadline timers
     partners       = { publishes = ["incident-events"], firestore = true, enqueues = false }            # partner incidents
     freshdesk-sync = { publishes = [], firestore = true, enqueues = true }                              # PST reminder timers
+    status         = { publishes = [], firestore = true, enqueues = false }                             # reads the page, keeps subscribers
+    status-update  = { publishes = ["incident-events"], firestore = true, enqueues = false }            # writes the page and its events
   }
 
   # Who may invoke each function besides allUsers on the public ones.
@@ -122,6 +136,8 @@ locals {
     cert-in        = ["serviceAccount:${google_service_account.events_invoker.email}"]
     partners       = []
     freshdesk-sync = ["serviceAccount:${google_service_account.events_invoker.email}"]
+    status         = []
+    status-update  = ["serviceAccount:${google_service_account.events_invoker.email}"]
   }
 
   # Each function's URL, known before it exists: Cloud Run's deterministic URL

@@ -231,7 +231,7 @@ class Stack:
             f"Slack app        interactivity {base}/slack/interactions, slash command /incident {base}/slack/commands",
             f"API              {base}/api/incidents   (OpenAPI: {base}/api/openapi.json)",
             f"Health           {base}/healthz",
-            f"Status page      {base}/status/   (once the status page function exists)",
+            f"Status page      {base}/status/   (JSON: /status/api/v2/summary.json, Atom: /status/history.atom)",
             "",
             "Tokens in use (set the variables to change them):",
             f"  INGEST_TOKEN={env['INGEST_TOKEN']}   (Authorization: Bearer ..., basic auth password, or ?token=)",

@@ -122,7 +122,15 @@ def tracker() -> PlaneClient | None:
     return PlaneClient(cfg.plane_api_url, cfg.plane_api_key)
 
 
+@cache
+def webhooks():
+    """Status page webhook notifications; internal addresses are allowed only on the emulators."""
+    from shared.adapters.webhook import WebhookSender
+
+    return WebhookSender(allow_internal=settings().local)
+
+
 def reset() -> None:
     """Forget built clients (tests that change the environment)."""
-    for builder in (store, publisher, scheduler, chat, mailer, ticketing, tracker):
+    for builder in (store, publisher, scheduler, chat, mailer, ticketing, tracker, webhooks):
         builder.cache_clear()

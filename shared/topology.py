@@ -47,6 +47,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("cert-in", "topic", topic=TOPIC_INCIDENT_EVENTS),
     Function("partners", "http", public=True),
     Function("freshdesk-sync", "topic", topic=TOPIC_INCIDENT_EVENTS),
+    Function("status", "http", public=True),
+    Function("status-update", "topic", topic=TOPIC_INCIDENT_EVENTS),
 )
 
 

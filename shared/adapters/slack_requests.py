@@ -413,3 +413,27 @@ def ephemeral(text: str) -> dict[str, Any]:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---- public status page updates from Slack ---------------------------------------------------------
+
+_VERBS |= {"status-update": "status-update", "statusupdate": "status-update", "public": "status-update"}
+_NEEDS_ID += ("status-update",)
+USAGE += ("\n• `/incident status-update INC-2026-0042 [investigating|identified|monitoring|resolved] <text>` — "
+          "publish your words on the public status page (nothing internal is ever copied there)")
+
+
+def parse_status_update(rest: str) -> tuple[str, str]:
+    """`[status] <public text>` after `/incident status-update INC-…`; the status defaults to investigating."""
+    words = rest.split(maxsplit=1)
+    statuses = ("investigating", "identified", "monitoring", "resolved")
+    status = "investigating"
+    if words and words[0].lower() in statuses:
+        status, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
+    text = rest.strip()
+    if len(text) < 3:
+        raise ValueError("write the public text after the status, e.g. "
+                         "`/incident status-update INC-2026-0042 identified We found the cause`")
+    if len(text) > 5000:
+        raise ValueError("keep the public text under 5000 characters")
+    return status, text

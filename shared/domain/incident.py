@@ -35,6 +35,7 @@ class EventType(StrEnum):
     CERT_IN_CHANGED = "incident.cert_in_changed"
     PARTNER_UPDATED = "incident.partner_updated"
     FOLLOW_UP_ADDED = "incident.follow_up_added"
+    STATUS_PAGE_UPDATED = "incident.status_page_updated"  # data: update_id, kind, record_id, components
 
 
 class TicketLink(BaseModel):

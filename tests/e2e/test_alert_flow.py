@@ -52,7 +52,9 @@ def test_grafana_alert_opens_a_critical_incident_and_pages_level_one_and_the_eme
     blocks = json.dumps(page.params["blocks"])
     assert "<!subteam^S0DEVOPS01>" in blocks and "<@U0PRODMGR1>" in blocks and "<@U0CTO00001>" in blocks
     assert "https://runbooks.example.com/checkout-5xx" in blocks
-    [incident] = client.incident_titled(name)
+    # the message's channel is stored just after Slack accepted it: under load the read can come first
+    [incident] = eventually(lambda: [i for i in client.incident_titled(name) if i["slack_channel"]],
+                            what="the message stored on the incident")
     assert incident["severity"] == "critical" and incident["type"] == "system_alert"
     assert incident["slack_channel"] == CRITICAL_CHANNEL and incident["id"].startswith("INC-")
     assert slack.problems == []

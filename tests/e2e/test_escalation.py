@@ -105,9 +105,14 @@ def test_every_path_and_severity_pages_the_right_people_in_order_at_the_right_ti
                 assert on_time and on_time[0] <= previous + target + 5.0, (itype, severity, person, k, at)
                 paged.append(on_time[0])
             previous = max(paged)
-        # One page per step per person, as the incident's timeline records each page sent.
-        sent = [(t["data"]["step"], t["data"]["person"]) for t in client.detail(incident["id"])["timeline"]
-                if t["kind"] == "page.sent" and "person" in t["data"]]
+        # One page per step per person, as the incident's timeline records each page sent (it is written just
+        # after the page reaches Slack, so the last entry may trail the page by a moment under load).
+        def sent_pages(inc=incident) -> list:
+            return [(t["data"]["step"], t["data"]["person"]) for t in client.detail(inc["id"])["timeline"]
+                    if t["kind"] == "page.sent" and "person" in t["data"]]
+
+        sent = eventually(lambda n=expected: len(sent_pages()) >= n and sent_pages(), timeout=10,
+                          what=f"{itype}/{severity} page.sent timeline entries")
         if severity == "critical":  # parallel escalation: paged in the first step, with level 1, not after a target
             first_step = min(step for step, _ in sent if step > 0)  # step 0: CERT-In notices, not the path
             assert {(first_step, "pm"), (first_step, "cto")} <= set(sent), (itype, sent)

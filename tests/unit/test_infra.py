@@ -51,6 +51,7 @@ NOT_SET_IN_PRODUCTION = {
     "PUBLISH_TIMEOUT_SECONDS": "code default",
     "ALERT_EXPIRY_GRACE_SECONDS": "code default",
     "INCIDENT_ENV": "production checks already apply where no emulator is configured; tests set it to force them",
+    "STATUS_CACHE_SECONDS": "code default (2 s per instance; the CDN caches 30 s)",
 }
 ENV_READ = re.compile(r"""(?:_env|os\.environ\.get|os\.getenv|os\.environ\[)\(?\s*["']([A-Z][A-Z0-9_]*)["']""")
 
@@ -339,7 +340,7 @@ def test_no_emulator_or_local_only_variable_is_set_in_production():
 
 def test_only_the_public_functions_of_the_topology_are_public():
     public = {fn.name for fn in topology.FUNCTIONS if fn.public}
-    assert public == {"ingest", "slack", "partners"}
+    assert public == {"ingest", "slack", "partners", "status"}
     assert {name for name, spec in deployed().items() if spec["public"] is True} == public
     everyone = ("allUsers", "allAuthenticatedUsers")
     hits = [(path, text) for path, doc in parsed().items() for text in walk_strings(doc)

@@ -76,5 +76,5 @@ def test_every_function_in_the_topology_is_exported_by_functions_main():
     assert set(main.__all__) == {f.entry_point for f in topology.FUNCTIONS}
 
 
-def test_only_webhook_functions_are_public():
-    assert {f.name for f in topology.FUNCTIONS if f.public} == {"ingest", "slack", "partners"}
+def test_only_webhook_functions_and_the_status_page_are_public():
+    assert {f.name for f in topology.FUNCTIONS if f.public} == {"ingest", "slack", "partners", "status"}
