@@ -24,6 +24,7 @@ from shared.api_models import (
     ManualReport,
     openapi_document,
 )
+from shared.api_models_resolution import extend_openapi
 from shared.config.loader import current_policy
 from shared.domain import actions
 from shared.domain.actions import Refused
@@ -32,6 +33,7 @@ from shared.domain.commands import Action, Actor, Command
 from shared.domain.incident import IncidentStatus
 from shared.domain.model import Severity
 from shared.handlers import certin as certin_handler
+from shared.handlers import resolution_api
 from shared.handlers.escalation import apply
 from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.settings import settings
@@ -46,8 +48,10 @@ ACTION_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/(?P<action>[a-z]
 def api(request: flask.Request) -> flask.Response:
     path = request.path.rstrip("/")
     if path == "/openapi.json" and request.method == "GET":
-        return json_response(openapi_document(settings().function_url("api")))
+        return json_response(extend_openapi(openapi_document(settings().function_url("api"))))
     require_token(request, settings().api_token, allow_query=False, realm="api")
+    if (answer := resolution_api.route(request, path, incident_detail)) is not None:  # timeline, RCAs, metrics
+        return answer
     if path == "/incidents":
         if request.method == "GET":
             return list_incidents(request)

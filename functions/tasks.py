@@ -79,7 +79,9 @@ def reconcile_now(body: dict, now: datetime) -> dict:
         if incident.slack_ts:  # the countdown on the incident's message moves on
             render_message(incident, policy=current_policy(), store=bootstrap.store(), chat=bootstrap.chat(), now=now)
             refreshed += 1
-    return {**result, "cert_in_fired": fired, "countdowns_refreshed": refreshed}
+    from shared.handlers.resolution_tasks import reconcile_reviews
+
+    return {**result, "cert_in_fired": fired, "countdowns_refreshed": refreshed, "review_fired": reconcile_reviews(now)}
 
 
 def cert_in_deadlines(body: dict, now: datetime) -> dict:
@@ -98,6 +100,23 @@ def cert_in_deadlines(body: dict, now: datetime) -> dict:
 
 HANDLERS = {"alert-expiry": alert_expiry, "escalate": escalate, "reconcile": reconcile_now,
             "cert-in": cert_in_deadlines}
+
+
+def review_deadlines(body: dict, now: datetime) -> dict:
+    """Post-incident review and emergency-change deadlines of one incident; duplicates do nothing."""
+    from shared.handlers.resolution_tasks import review_deadlines as run
+
+    return run(body, now)
+
+
+def weekly_digest(body: dict, now: datetime) -> dict:
+    """Cloud Scheduler, weekly: the metrics digest to Slack, once per ISO week."""
+    from shared.handlers.resolution_tasks import weekly_digest as run
+
+    return run(body, now)
+
+
+HANDLERS |= {"review": review_deadlines, "digest": weekly_digest}
 
 
 def _claims(token: str) -> dict:

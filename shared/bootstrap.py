@@ -100,5 +100,13 @@ def mailer():
 
 def reset() -> None:
     """Forget built clients (tests that change the environment)."""
-    for builder in (store, publisher, scheduler, chat, mailer):
+    for builder in (store, publisher, scheduler, chat, mailer, resolution_store):
         builder.cache_clear()
+
+
+@cache
+def resolution_store():
+    """RCAs, review and metrics queries; shares the incident store's Firestore client."""
+    from shared.adapters.firestore_resolution import ResolutionStore
+
+    return ResolutionStore(store().db)

@@ -209,6 +209,8 @@ class ReviewPolicy(Strict):
     reminders_before: list[Duration] = Field(default_factory=list)
     escalate_to: list[str] = Field(default_factory=list, description="roles paged when the review is missed")
     owners: list[str] = Field(default_factory=list, description="roles reminded besides the incident owner")
+    digest_channel: str = Field(default="incidents", description="channel key of the weekly metrics digest")
+    digest_weeks: int = Field(default=8, ge=1, le=52, description="weeks shown in the digest's chart")
 
 
 class PartnerPolicy(Strict):
@@ -296,6 +298,7 @@ def cross_reference_errors(policy: Policy) -> list[tuple[tuple[str | int, ...], 
     for field in ("escalate_to", "owners"):
         for j, role in enumerate(getattr(policy.review, field)):
             need_role(("review", field, j), role)
+    need_channel(("review", "digest_channel"), policy.review.digest_channel)
     default_type = policy.classification.default.type
     if default_type is None:
         errors.append((("classification", "default", "type"), "the default classification needs a type"))

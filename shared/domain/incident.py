@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.domain.certin import CertInState
 from shared.domain.escalation import EscalationState
 from shared.domain.model import AlertCategory, Link, Severity
+from shared.domain.review import ReviewState
 
 
 class IncidentStatus(StrEnum):
@@ -71,6 +72,10 @@ class Incident(BaseModel):
     next_escalation_at: datetime | None = Field(default=None, description="copy of escalation.next_at, for queries")
     cert_in: CertInState | None = None
     cert_in_next_due_at: datetime | None = Field(default=None, description="next CERT-In deadline, for queries")
+    # resolution (issue 8): mitigation time, post-incident review clock and emergency changes
+    mitigated_at: datetime | None = None
+    review: ReviewState | None = None
+    review_next_due_at: datetime | None = Field(default=None, description="next review deadline, for queries")
 
 
 class TimelineEntry(BaseModel):
