@@ -94,7 +94,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(hoist_global_options(list(sys.argv[1:] if argv is None else argv)))
     paint = Painter(use_colour(sys.stdout, args.no_color))
     api = None
     try:
@@ -106,6 +106,24 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code
     except KeyboardInterrupt:
         return 130
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Global options are accepted anywhere (`incidentctl list --json`), so move them before the command."""
+    front, rest, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--json", "--no-color"):
+            front.append(arg)
+        elif arg in ("--url", "--token", "--identity-token") and i + 1 < len(argv):
+            front += [arg, argv[i + 1]]
+            i += 1
+        elif arg.split("=", 1)[0] in ("--url", "--token", "--identity-token"):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
 def out(args: argparse.Namespace, data: Any, text: str) -> int:
