@@ -323,6 +323,8 @@ USAGE = (
     "• `/incident resolve INC-2026-0042 <summary>` — resolve with a summary of what fixed it\n"
     "• `/incident certin INC-2026-0042 reportable 3 <reason>` or `... not <reason>` — record the CERT-In "
     "reportability assessment (type 1-20 of Annexure I)\n"
+    "• `/incident note|change|review|rca INC-2026-0042 ...` — timeline notes, emergency changes, the "
+    "post-incident review and the RCA (see `/incident note` for details)\n"
     "• `/incident help` — this text"
 )
 
