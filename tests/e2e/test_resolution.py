@@ -4,26 +4,33 @@ Cloud Tasks, the RCA published and exported, metrics, the weekly digest with its
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from local.harness import StackProcess
 from shared.config.loader import DEFAULT_POLICY_PATH
 from tests.e2e.conftest import Client, eventually
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import FakeSlack, check_blocks
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 GKE = ROOT / "config" / "rcas" / "2025-09-14-gke-auto-upgrade-failure.json"
+SIGNING_SECRET = "e2e-resolution-signing-secret"
+TRIGGER = "13345224609.738474920.8088930838d88f008e0"
+DEVOPS_2 = {"id": "U0DEVOPS02", "username": "devops2", "name": "devops2", "team_id": "T1"}
 
 
 def fast_review_policy(folder) -> str:
@@ -43,7 +50,8 @@ def review_stack(tmp_path_factory) -> Iterator[tuple[StackProcess, FakeSlack, Cl
     with FakeSlack() as slack:
         stack = StackProcess(extra_env={
             "INCIDENT_CONFIG": fast_review_policy(tmp_path_factory.mktemp("review")),
-            "SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.base_url, "RECONCILE_EVERY_SECONDS": "3"})
+            "SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.base_url, "RECONCILE_EVERY_SECONDS": "3",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET})
         stack.start()
         try:
             yield stack, slack, Client(stack)
@@ -205,8 +213,6 @@ def test_metrics_and_the_weekly_digest_show_the_incident(review_stack, resolved)
     assert client.api("GET", "/metrics", params={"since": "2026-12-05", "until": "2026-12-01"}).status_code == 400
     assert client.api("GET", "/metrics", params={"since": "soon"}).status_code == 400
 
-    import requests
-
     def scheduled() -> dict:
         return requests.post(f"{stack.base_url}/tasks/digest", json={}, timeout=30,
                              headers={"X-CloudScheduler": "true"}).json()
@@ -269,3 +275,90 @@ def test_incidentctl_runs_an_incident_from_declaration_to_resolution(review_stac
     assert incident["status"] == "resolved" and incident["owner"] == "devops-2"
     assert incident["review"]["rca_id"] == f"RCA-{iid}"
     assert client.api("GET", f"/rcas/RCA-{iid}").status_code == 200
+
+
+def signed_post(stack: StackProcess, path: str, form: dict[str, str]) -> requests.Response:
+    body = urllib.parse.urlencode(form).encode()
+    ts = str(int(time.time()))
+    signature = "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return requests.post(f"{stack.base_url}/slack/{path}", data=body, timeout=10, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature})
+
+
+def slash(stack: StackProcess, text: str) -> requests.Response:
+    return signed_post(stack, "commands", {"command": "/incident", "text": text, "user_id": "U0DEVOPS02",
+                                           "user_name": "devops2", "team_id": "T1", "channel_id": "C0CRITICAL1",
+                                           "trigger_id": TRIGGER})
+
+
+def interact(stack: StackProcess, payload: dict) -> requests.Response:
+    return signed_post(stack, "interactions", {"payload": json.dumps(payload)})
+
+
+def submission(callback_id: str, metadata: str, values: dict[str, str], view_id: str) -> dict:
+    return {"type": "view_submission", "user": DEVOPS_2, "trigger_id": TRIGGER,
+            "view": {"id": view_id, "type": "modal", "callback_id": callback_id, "private_metadata": metadata,
+                     "state": {"values": {k: {"value": {"type": "plain_text_input", "value": v}}
+                                          for k, v in values.items()}}}}
+
+
+def test_from_slack_notes_changes_the_message_shortcut_and_the_rca_section_modals(review_stack):
+    stack, slack, client = review_stack
+    incident = critical_incident(client, f"Trading orders rejected {uuid.uuid4().hex[:6]}")
+    iid = incident["id"]
+    noted = slash(stack, f"note {iid} Orders from the mobile app fail with 502")
+    assert noted.status_code == 200 and "Added to the timeline" in noted.json()["text"], noted.text
+    changed = slash(stack, f"change {iid} Raised the order gateway pool to 400")
+    assert "Emergency change recorded" in changed.json()["text"]
+    assert "needs an incident id" in slash(stack, "note").json()["text"]
+    assert "No incident" in slash(stack, "note INC-2026-9999 hello there").json()["text"]
+    entries = client.api("GET", f"/incidents/{iid}/timeline", params={"limit": 500}).json()["entries"]
+    note = next(e for e in entries if e["kind"] == "note")
+    assert note["actor"] == "DevOps Engineer Two" and note["source"] == "slack"
+    assert any(e["kind"] == "change.recorded" and "pool to 400" in e["text"] for e in entries)
+
+    # the message shortcut in the incident's own channel: the modal names the incident, a retry adds one note
+    channel = eventually(lambda: client.detail(iid)["incident"]["incident_channel"], what="the incident channel")
+    shortcut = {"type": "message_action", "callback_id": "incident_add_to_timeline", "trigger_id": TRIGGER,
+                "user": DEVOPS_2, "channel": {"id": channel, "name": "x"}, "response_url": "https://hooks.slack.com/x",
+                "message": {"type": "message", "ts": "1733300000.000100", "text": "Gateway pods OOM-killed at 14:05",
+                            "user": "U0DEVOPS01"}}
+    assert interact(stack, shortcut).status_code == 200
+    view = [c for c in slack.calls_to("views.open") if c.params["view"]["callback_id"] == "timeline_add"][-1]
+    assert view.params["view"]["blocks"][0]["element"]["initial_value"] == iid
+    added = submission("timeline_add", view.params["view"]["private_metadata"],
+                       {"incident": iid, "text": "Gateway pods OOM-killed at 14:05"}, "V0SHORTCUT1")
+    for _ in range(2):  # Slack resends a submission it got no answer for in time
+        answer = interact(stack, added)
+        assert answer.status_code == 200 and answer.json() == {"response_action": "clear"}
+    entries = client.api("GET", f"/incidents/{iid}/timeline", params={"limit": 500}).json()["entries"]
+    copied = [e for e in entries if e["text"] == "Gateway pods OOM-killed at 14:05"]
+    assert len(copied) == 1 and copied[0]["data"]["ts"] == "1733300000.000100"
+    wrong = interact(stack, submission("timeline_add", "C1|1.2", {"incident": "nope", "text": "x"}, "V0BAD0001"))
+    assert wrong.json()["response_action"] == "errors" and "incident" in wrong.json()["errors"]
+
+    # the RCA: one modal per section
+    assert client.api("POST", f"/incidents/{iid}/resolve", json={"actor": "team-lead", "summary": "Pool raised"}
+                      ).status_code == 200
+    editor = slash(stack, f"rca {iid}")
+    assert editor.status_code == 200
+    blocks = editor.json()["blocks"]
+    assert check_blocks(blocks) == []
+    button = next(b["accessory"] for b in blocks if b.get("accessory", {}).get("value") == f"RCA-{iid}|primary_cause")
+    click = {"type": "block_actions", "user": DEVOPS_2, "trigger_id": TRIGGER, "container": {"type": "message"},
+             "actions": [{"action_id": button["action_id"], "type": "button", "value": button["value"],
+                          "block_id": "b1", "action_ts": "1733300001.000200"}]}
+    assert interact(stack, click).status_code == 200
+    modal = [c for c in slack.calls_to("views.open") if c.params["view"]["callback_id"] == "rca_section"][-1]
+    assert modal.params["view"]["private_metadata"] == f"RCA-{iid}|primary_cause"
+    saved = interact(stack, submission("rca_section", f"RCA-{iid}|primary_cause",
+                                       {"text": "The gateway pool was sized for last year's peak"}, "V0RCASEC01"))
+    assert saved.json() == {"response_action": "clear"}
+    rca = client.api("GET", f"/rcas/RCA-{iid}").json()
+    assert rca["sections"]["primary_cause"] == "The gateway pool was sized for last year's peak"
+    assert rca["history"][-1]["by"] == "DevOps Engineer Two"
+    held = slash(stack, f"review {iid} held with PM and CTO")
+    assert "marked held" in held.json()["text"]
+    assert client.detail(iid)["incident"]["review"]["held_how"] == "marked"
+    assert slack.problems == []
