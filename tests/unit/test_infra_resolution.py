@@ -42,3 +42,14 @@ def test_the_weekly_digest_is_a_scheduler_job_calling_the_tasks_function():
     assert job["schedule"] == "${var.digest_schedule}"
     assert job["service_account_email"] == "${google_service_account.tasks_invoker.email}"
     assert blocks(root_files(), "variable")["digest_schedule"]["default"] == "30 3 * * 1"
+
+
+def test_the_slack_manifest_has_the_timeline_shortcut_and_may_upload_the_chart():
+    import yaml
+
+    from shared.adapters.slack_resolution import SHORTCUT_CALLBACK
+
+    manifest = yaml.safe_load((ROOT / "infra" / "slack-app-manifest.yaml").read_text())
+    assert [s["callback_id"] for s in manifest["features"]["shortcuts"]] == [SHORTCUT_CALLBACK]
+    assert manifest["features"]["shortcuts"][0]["type"] == "message"
+    assert "files:write" in manifest["oauth_config"]["scopes"]["bot"]
