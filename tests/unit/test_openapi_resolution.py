@@ -17,4 +17,5 @@ def test_the_resolution_routes_are_documented_and_every_ref_resolves():
     assert set(doc["paths"]["/rcas/{rca_id}"]) == {"get", "patch"}
     refs = {part.split('"')[0] for part in json.dumps(doc).split('"$ref": "#/components/schemas/')[1:]}
     assert refs <= set(doc["components"]["schemas"]), refs - set(doc["components"]["schemas"])
-    assert {"Rca", "RcaPatch", "TimelinePage", "MetricsReport", "PreventionMeasure"} <= set(doc["components"]["schemas"])
+    schemas = set(doc["components"]["schemas"])
+    assert {"Rca", "RcaPatch", "TimelinePage", "MetricsReport", "PreventionMeasure"} <= schemas
