@@ -214,7 +214,7 @@ def edit(rca: Rca, *, by: str, now: datetime, sections: dict[str, str] | None = 
         new.sections[key] = value.strip()
         changed.append(key)
     if prevention_measures is not None:
-        new.prevention_measures = _numbered(rca.prevention_measures, prevention_measures)
+        new.prevention_measures = numbered(rca.prevention_measures, prevention_measures)
         changed.append("prevention_measures")
     if title is not None:
         new.title = title.strip()
@@ -224,7 +224,7 @@ def edit(rca: Rca, *, by: str, now: datetime, sections: dict[str, str] | None = 
     return new
 
 
-def _numbered(old: list[PreventionMeasure], items: list[dict[str, Any]]) -> list[PreventionMeasure]:
+def numbered(old: list[PreventionMeasure], items: list[dict[str, Any]]) -> list[PreventionMeasure]:
     """Keeps given ids (they are stable links); new measures take numbers never used before in this RCA."""
     used = [int(m.id[3:]) for m in old] + [int(str(i["id"])[3:]) for i in items
                                            if re.fullmatch(r"PM-\d+", str(i.get("id", "")))]

@@ -202,7 +202,7 @@ def import_rca(request: flask.Request) -> flask.Response:
                         f"{', '.join(rca_domain.SECTIONS)}", field="sections")
     moment = datetime.combine(body.date, time(0), UTC)
     try:
-        measures = rca_domain._numbered([], [m.model_dump(exclude_none=True) for m in body.prevention_measures])
+        measures = rca_domain.numbered([], [m.model_dump(exclude_none=True) for m in body.prevention_measures])
     except ValueError as exc:
         raise HttpError(400, "invalid_field", str(exc), field="prevention_measures") from None
     rca = Rca(id=rca_id, title=body.title, date=body.date, severity=body.severity, status=body.status,

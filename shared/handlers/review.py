@@ -17,7 +17,7 @@ from shared.domain.incident import Incident
 from shared.domain.model import stable_hash
 from shared.domain.names import task_id
 from shared.domain.ports import Chat, Publisher, Scheduler
-from shared.domain.resolution import review_due
+from shared.domain.resolution import hold_review, review_due
 from shared.handlers.escalation import deliver_pages
 from shared.handlers.events import publish_events
 from shared.log import get_logger
@@ -35,8 +35,11 @@ def run_review(incident_id: str, *, policy: Policy, store, rcas, publisher: Publ
         raise LookupError(incident_id)
     if incident.review is None:
         return "no_review"
-    if any(d.kind == "draft" for d in review.due(incident.review, now)):
+    due = review.due(incident.review, now)
+    if any(d.kind == "draft" for d in due):
         ensure_draft(incident, store=store, rcas=rcas, now=now)  # before the deadline is marked fired
+    if any(d.kind in ("reminder", "missed") for d in due):
+        held_by_rca(incident, rcas=rcas, store=store, now=now)  # before anyone is reminded of a held review
     change, events = store.change_incident(incident_id, lambda current: review_due(policy, current, now), now)
     publish_events(events, store, publisher)
     incident = store.get_incident(incident_id)
@@ -58,6 +61,15 @@ def ensure_draft(incident: Incident, *, store, rcas, now: datetime) -> bool:
     if created:
         log.info("rca drafted", extra={"incident_id": incident.id, "rca_id": rca_id})
     return created
+
+
+def held_by_rca(incident: Incident, *, rcas, store, now: datetime) -> None:
+    """An RCA already in review (or published) means the review was held, even if marking it was lost."""
+    rca = rcas.get_rca(incident.review.rca_id or review.rca_id_for(incident.id))
+    if rca is None or rca.status is rca_domain.RcaStatus.DRAFT:
+        return
+    who = next((h.by for h in reversed(rca.history) if h.what == "moved to in_review"), "system")
+    store.change_incident(incident.id, lambda current: hold_review(current, who, "rca_in_review", now), now)
 
 
 def schedule_next(incident: Incident, scheduler: Scheduler) -> None:

@@ -124,3 +124,28 @@ def test_a_policy_that_resolves_high_incidents_when_alerts_clear_still_opens_the
               now=datetime.now(UTC))
     rca = bootstrap.resolution_store().get_rca(f"RCA-{incident_id}")
     assert rca is not None and rca.sections["resolution"] == "Every alert resolved."
+
+
+def test_an_rca_already_in_review_counts_as_the_review_held_even_if_marking_it_was_lost(stack):
+    from shared.domain import rca as rca_domain
+
+    slack, policy = stack["slack"], stack["policy"]
+    incident_id = open_incident(policy, "Payments timeouts")
+
+    class Lost:
+        def schedule(self, *args, **kwargs) -> bool:
+            return True
+
+    resolve(policy, incident_id, scheduler=Lost())
+    now = datetime.now(UTC)
+
+    def reviewed(rca):
+        rca = rca_domain.edit(rca, by="team-lead", now=now, sections={"primary_cause": "pool exhausted"})
+        return rca_domain.transition(rca, rca_domain.RcaStatus.IN_REVIEW, by="team-lead", now=now)
+
+    bootstrap.resolution_store().change_rca(f"RCA-{incident_id}", reviewed)  # the hold itself is "lost"
+    reconcile(policy=policy, store=bootstrap.store(), rcas=bootstrap.resolution_store(),
+              publisher=bootstrap.publisher(), chat=bootstrap.chat(), scheduler=Lost(), now=now + timedelta(seconds=6))
+    incident = bootstrap.store().get_incident(incident_id)
+    assert incident.review.held_how == "rca_in_review" and incident.review.held_by == "team-lead"
+    assert review_dms(slack, incident_id, "review") == []  # nobody reminded of a review that took place
