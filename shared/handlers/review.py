@@ -8,7 +8,7 @@ reconciler and the resolution's own follow-up can all run together: one draft, o
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.config.policy import Policy
 from shared.domain import rca as rca_domain
@@ -25,6 +25,7 @@ from shared.settings import settings
 from shared.topology import QUEUE_TIMERS
 
 log = get_logger("review")
+ANNOUNCE_LEASE = timedelta(minutes=2)
 
 
 def run_review(incident_id: str, *, policy: Policy, store, rcas, publisher: Publisher, chat: Chat,
@@ -38,6 +39,7 @@ def run_review(incident_id: str, *, policy: Policy, store, rcas, publisher: Publ
     due = review.due(incident.review, now)
     if any(d.kind == "draft" for d in due):
         ensure_draft(incident, store=store, rcas=rcas, now=now)  # before the deadline is marked fired
+        announce_draft(incident, store=store, chat=chat, now=now)
     if any(d.kind in ("reminder", "missed") for d in due):
         held_by_rca(incident, rcas=rcas, store=store, now=now)  # before anyone is reminded of a held review
     change, events = store.change_incident(incident_id, lambda current: review_due(policy, current, now), now)
@@ -61,6 +63,25 @@ def ensure_draft(incident: Incident, *, store, rcas, now: datetime) -> bool:
     if created:
         log.info("rca drafted", extra={"incident_id": incident.id, "rca_id": rca_id})
     return created
+
+
+def announce_draft(incident: Incident, *, store, chat: Chat, now: datetime) -> None:
+    """Say in the incident's thread that the RCA is open and when the review is due. Claim `rca-announce:<id>`."""
+    if not incident.slack_channel or not incident.slack_ts:
+        return
+    key = f"rca-announce:{incident.id}"
+    if not store.claim(key, now, ANNOUNCE_LEASE):
+        return
+    state = incident.review
+    text = (f":memo: RCA draft {state.rca_id} is open, pre-filled from the timeline. Post-incident review due by "
+            f"{state.due_at:%Y-%m-%d %H:%M} UTC. Edit it with `/incident rca {incident.id}`.")
+    try:
+        chat.post(incident.slack_channel, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+                  thread_ts=incident.slack_ts)
+    except Exception:
+        store.release_claim(key)
+        raise
+    store.complete_claim(key, {"posted": True})
 
 
 def held_by_rca(incident: Incident, *, rcas, store, now: datetime) -> None:

@@ -111,6 +111,9 @@ def test_resolving_a_critical_incident_opens_the_rca_draft_and_the_review_schedu
     assert body["sections"]["resolution"] == "Rolled back v42"
     texts = [e["text"] for e in body["timeline"]]
     assert "Error rate 38% on /pay" in texts and any("Emergency change C1" in t for t in texts)
+    thread = [c for c in review_stack[1].calls_to("chat.postMessage") if c.params.get("thread_ts")
+              and f"RCA draft {review['rca_id']}" in str(c.params.get("text"))]
+    assert len(thread) == 1 and thread[0].params["thread_ts"] == incident["slack_ts"]
 
 
 def test_the_reminder_change_review_and_missed_review_escalation_fire_once_each(review_stack, resolved):
