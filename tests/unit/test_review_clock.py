@@ -157,3 +157,18 @@ def test_the_invariant_no_missed_review_goes_unnoticed_under_random_timers():
             assert not review.missed_unnoticed(incident.review, now)
         misses = [t for t in incident.review.fired if t == "missed"]
         assert len(misses) <= 1
+
+
+def test_the_policy_encodes_the_review_and_names_a_real_digest_channel():
+    from shared.config.policy import cross_reference_errors
+    from tests.unit.factories import policy_with
+
+    assert POLICY.review.post_incident_review_within == 48 * H
+    assert POLICY.review.reminders_before == [24 * H, 4 * H]
+    assert POLICY.review.owners == ["engineering_team_lead"] and POLICY.review.escalate_to == ["cto"]
+    assert POLICY.emergency.change_review_after == 24 * H
+    assert [s for s, level in POLICY.severities.items() if level.requires_rca] == [Severity.CRITICAL, Severity.HIGH]
+    assert POLICY.channels[POLICY.review.digest_channel].id == "C0INCIDENTS"
+    broken = policy_with(lambda data: data["review"].update(digest_channel="nowhere"))
+    assert (("review", "digest_channel"), "unknown channel 'nowhere' (known: critical, engineering, incidents, "
+            "partners, security)") in cross_reference_errors(broken)
