@@ -29,6 +29,7 @@ from shared.config.loader import current_policy
 from shared.domain import rca as rca_domain
 from shared.domain import resolution
 from shared.domain.actions import Refused
+from shared.domain.incident import TimelineEntry
 from shared.domain.model import Severity
 from shared.domain.rca import Rca, RcaStatus, TransitionRefused
 from shared.domain.review import rca_id_for
@@ -179,6 +180,10 @@ def patch_rca(request: flask.Request, rca_id: str) -> flask.Response:
         raise HttpError(409, exc.reason, str(exc)) from None
     except (ValueError, ValidationError) as exc:
         raise HttpError(400, "invalid_field", _first_error(exc), field="sections") from None
+    if body.status is not None and rca.incident_id and rca.history[-1].what == f"moved to {body.status.value}":
+        bootstrap.store().append_timeline(rca.incident_id, TimelineEntry(
+            at=now, kind=f"rca.{body.status.value}", actor=body.actor, source="api",
+            text=f"RCA {rca.id} moved to {body.status.value.replace('_', ' ')} by {body.actor}"))
     if rca.status in (RcaStatus.IN_REVIEW, RcaStatus.PUBLISHED) and rca.incident_id:
         held_review(rca, body.actor)
     return json_response(rca.model_dump(mode="json"))

@@ -179,6 +179,9 @@ def test_the_rca_is_completed_reviewed_published_and_exported(review_stack, reso
     assert published.status_code == 200 and published.json()["published_at"]
     again = client.api("PATCH", path, json={"actor": "cto", "status": "draft"})
     assert again.status_code == 409 and "published" in again.json()["detail"]
+    kinds = [e["kind"] for e in client.api("GET", f"/incidents/{iid}/timeline", params={"limit": 500}
+                                            ).json()["entries"]]
+    assert "rca.in_review" in kinds and "rca.published" in kinds and "review.held" in kinds
     markdown = client.api("GET", f"{path}.md")
     assert markdown.status_code == 200 and markdown.headers["Content-Type"].startswith("text/markdown")
     assert f"incident: {iid}" in markdown.text and "| PM-1 | One Helm chart for config and code |" in markdown.text
