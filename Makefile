@@ -98,3 +98,13 @@ bench: install
 
 clean: reset
 	rm -rf $(VENV) $(TASKS_VENV) $(CHECKOV_VENV) build
+
+# ---- resolution: the weekly digest and the RCA repository, on the running local stack -------------------
+.PHONY: digest import-rcas
+LOCAL_API = --url http://127.0.0.1:$(or $(PORT),8080)/api --token $(or $(API_TOKEN),dev-api-token)
+
+digest: $(VENV)/.installed  # what Cloud Scheduler does weekly (POST /tasks/digest), now
+	$(VENV)/bin/incidentctl $(LOCAL_API) digest
+
+import-rcas: $(VENV)/.installed  # the RCAs that predate the system (config/rcas/*.json), once each
+	for f in config/rcas/*.json; do $(VENV)/bin/incidentctl $(LOCAL_API) rca import "$$f" || exit 1; done

@@ -27,6 +27,7 @@ from shared.api_models import (
     PartnerUpdate,
     openapi_document,
 )
+from shared.api_models_resolution import extend_openapi
 from shared.config.loader import current_policy
 from shared.domain import actions
 from shared.domain.actions import Refused
@@ -37,7 +38,7 @@ from shared.domain.incident import IncidentStatus
 from shared.domain.model import Severity
 from shared.handlers import certin as certin_handler
 from shared.handlers import followups as followups_handler
-from shared.handlers import partner_updates
+from shared.handlers import partner_updates, resolution_api
 from shared.handlers.escalation import apply
 from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.settings import settings
@@ -61,6 +62,10 @@ def api(request: flask.Request) -> flask.Response:
         from shared.handlers.status_api import route
 
         return route(request, path)
+        return json_response(extend_openapi(openapi_document(settings().function_url("api"))))
+    require_token(request, settings().api_token, allow_query=False, realm="api")
+    if (answer := resolution_api.route(request, path, incident_detail)) is not None:  # timeline, RCAs, metrics
+        return answer
     if path == "/incidents":
         if request.method == "GET":
             return list_incidents(request)

@@ -26,7 +26,7 @@ from shared.domain.commands import Command
 from shared.domain.followups import FollowUpRequest
 from shared.domain.incident import IncidentStatus
 from shared.handlers import certin as certin_handler
-from shared.handlers import followups, partner_updates
+from shared.handlers import followups, partner_updates, resolution_slack
 from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.log import get_logger
 from shared.messages import encode
@@ -72,6 +72,8 @@ def slack(request: flask.Request) -> flask.Response:
 
 
 def interaction(payload: dict[str, Any]) -> flask.Response:
+    if (answer := resolution_slack.interaction(payload, open_view)) is not None:  # RCA editor, timeline shortcut
+        return answer
     kind = payload["type"]
     if kind == "block_actions":
         opened = slack_partner.opened_for(payload)
@@ -132,6 +134,8 @@ def declare_submitted(payload: dict[str, Any]) -> flask.Response:
 
 def slash_command(form: dict[str, str]) -> flask.Response:
     sr.slash_actor(form)  # a user_id that is a Slack user id, or a 400
+    if (answer := resolution_slack.slash(form)) is not None:  # note, change, review, rca
+        return answer
     slash = sr.parse_slash_text(form.get("text", ""))
     if slash.problem:
         return ephemeral(f"{slash.problem}\n\n{sr.USAGE}")

@@ -80,13 +80,15 @@ def reconcile_now(body: dict, now: datetime) -> dict:
         if incident.slack_ts:  # the countdown on the incident's message moves on
             render_message(incident, policy=current_policy(), store=bootstrap.store(), chat=bootstrap.chat(), now=now)
             refreshed += 1
+    from shared.handlers.resolution_tasks import reconcile_reviews
+
     policy, store = current_policy(), bootstrap.store()
     reminded = partner_updates.reconcile(policy=policy, store=store, publisher=bootstrap.publisher(),
                                          chat=bootstrap.chat(), scheduler=bootstrap.scheduler(), now=now)
     tickets = ticket_sync.reconcile(policy=policy, store=store, client=bootstrap.ticketing(), now=now)
     work_items = followups.reconcile(policy=policy, store=store, tracker=bootstrap.tracker(), now=now)
-    return {**result, "cert_in_fired": fired, "countdowns_refreshed": refreshed, "pst_reminded": reminded,
-            "tickets_synced": tickets, "work_items_synced": work_items}
+    return {**result, "cert_in_fired": fired, "countdowns_refreshed": refreshed, "review_fired": reconcile_reviews(now),
+            "pst_reminded": reminded, "tickets_synced": tickets, "work_items_synced": work_items}
 
 
 def cert_in_deadlines(body: dict, now: datetime) -> dict:
@@ -121,6 +123,23 @@ def pst_reminder(body: dict, now: datetime) -> dict:
 
 HANDLERS = {"alert-expiry": alert_expiry, "escalate": escalate, "reconcile": reconcile_now,
             "cert-in": cert_in_deadlines, "pst-reminder": pst_reminder}
+
+
+def review_deadlines(body: dict, now: datetime) -> dict:
+    """Post-incident review and emergency-change deadlines of one incident; duplicates do nothing."""
+    from shared.handlers.resolution_tasks import review_deadlines as run
+
+    return run(body, now)
+
+
+def weekly_digest(body: dict, now: datetime) -> dict:
+    """Cloud Scheduler, weekly: the metrics digest to Slack, once per ISO week."""
+    from shared.handlers.resolution_tasks import weekly_digest as run
+
+    return run(body, now)
+
+
+HANDLERS |= {"review": review_deadlines, "digest": weekly_digest}
 
 
 def _claims(token: str) -> dict:

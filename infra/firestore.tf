@@ -45,7 +45,20 @@ locals {
     }
   }
 
-  firestore_indexes = merge(local.query_indexes, {
+  # list_rcas (shared/adapters/firestore_resolution.py): any combination of severity/status ==, optional
+  # date range, ordered by date desc, id desc: the RCA repository table, newest first.
+  rca_list_filters = [[], ["severity"], ["status"], ["severity", "status"]]
+  rca_indexes = {
+    for filters in local.rca_list_filters : join("-", concat(["rcas"], filters, ["by-date"])) => {
+      collection = "rcas"
+      fields = concat(
+        [for f in filters : { field = f, order = "ASCENDING" }],
+        [{ field = "date", order = "DESCENDING" }, { field = "id", order = "DESCENDING" }],
+      )
+    }
+  }
+
+  firestore_indexes = merge(local.query_indexes, local.rca_indexes, {
     for filters in local.incident_list_filters : join("-", concat(["incidents"], filters, ["by-created"])) => {
       collection = "incidents"
       fields = concat(

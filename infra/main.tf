@@ -79,6 +79,17 @@ module "scheduler" {
       attempt_deadline      = "320s" # the tasks function's timeout, and some
       retry_count           = 1      # the next run is 5 minutes away
     }
+    # The weekly digest: last week's metrics and a chart of incidents and MTTA/MTTR per week, to Slack.
+    # Posted once per ISO week however often the job is retried (claim digest:<year>-W<week>).
+    incident-digest = {
+      description           = "Posts the weekly incident metrics digest to Slack."
+      schedule              = var.digest_schedule
+      uri                   = "${local.function_urls["tasks"]}/digest"
+      body                  = "{}"
+      service_account_email = google_service_account.tasks_invoker.email
+      attempt_deadline      = "320s"
+      retry_count           = 3
+    }
   }
   depends_on = [module.functions]
 }

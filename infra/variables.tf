@@ -126,6 +126,12 @@ variable "reconcile_schedule" {
   default     = "*/5 * * * *"
 }
 
+variable "digest_schedule" {
+  description = "Cron schedule (UTC) of the weekly incident digest; the default is Monday 09:00 IST."
+  type        = string
+  default     = "30 3 * * 1"
+}
+
 variable "labels" {
   description = "Extra labels on every resource."
   type        = map(string)

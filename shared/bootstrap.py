@@ -132,5 +132,13 @@ def webhooks():
 
 def reset() -> None:
     """Forget built clients (tests that change the environment)."""
-    for builder in (store, publisher, scheduler, chat, mailer, ticketing, tracker, webhooks):
+    for builder in (store, publisher, scheduler, chat, mailer, ticketing, tracker, webhooks, resolution_store):
         builder.cache_clear()
+
+
+@cache
+def resolution_store():
+    """RCAs, review and metrics queries; shares the incident store's Firestore client."""
+    from shared.adapters.firestore_resolution import ResolutionStore
+
+    return ResolutionStore(store().db)

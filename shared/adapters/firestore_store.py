@@ -217,6 +217,12 @@ class FirestoreStore:
             if outcome.resolve:
                 update |= {"status": IncidentStatus.RESOLVED.value, "resolved_at": now,
                            "resolution_summary": "Every alert resolved."}
+                from shared.domain.resolution import schedule_review  # a policy may auto-resolve high incidents
+
+                review = schedule_review(policy, incident, now)  # the reconciler drafts the RCA (due now)
+                update |= review.updates
+                for i, entry in enumerate(review.timeline, start=1):
+                    txn.create(self._timeline_ref(incident_id, entry, i), _doc(entry))
                 group_ref = self.db.collection("groups").document(group_id(incident.group_key))
                 txn.set(group_ref, {"open_incident_id": None, "incident_severity": None, "alerts_in_timeline": 0},
                         merge=True)

@@ -325,6 +325,8 @@ USAGE = (
     "reportability assessment (type 1-20 of Annexure I)\n"
     "• `/incident update INC-2026-0042 <text>` — update the partner (a reply on their Freshdesk ticket)\n"
     "• `/incident followup INC-2026-0042 <action>` — a follow-up action (prevention measure), tracked in Plane\n"
+    "• `/incident note|change|review|rca INC-2026-0042 ...` — timeline notes, emergency changes, the "
+    "post-incident review and the RCA (see `/incident note` for details)\n"
     "• `/incident help` — this text"
 )
 

@@ -209,6 +209,8 @@ class ReviewPolicy(Strict):
     reminders_before: list[Duration] = Field(default_factory=list)
     escalate_to: list[str] = Field(default_factory=list, description="roles paged when the review is missed")
     owners: list[str] = Field(default_factory=list, description="roles reminded besides the incident owner")
+    digest_channel: str = Field(default="incidents", description="channel key of the weekly metrics digest")
+    digest_weeks: int = Field(default=8, ge=1, le=52, description="weeks shown in the digest's chart")
 
 
 class PartnerAccount(Strict):
@@ -376,6 +378,7 @@ def cross_reference_errors(policy: Policy) -> list[tuple[tuple[str | int, ...], 
         for key, type_id in partners.intake.types.items():
             if type_id not in policy.incident_types:
                 errors.append((("partners", "intake", "types", key), f"unknown incident type {type_id!r}"))
+    need_channel(("review", "digest_channel"), policy.review.digest_channel)
     default_type = policy.classification.default.type
     if default_type is None:
         errors.append((("classification", "default", "type"), "the default classification needs a type"))

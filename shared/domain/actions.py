@@ -120,8 +120,12 @@ def _resolve(policy: Policy, incident: Incident, command: Command, now: datetime
     updates: dict[str, Any] = {"status": IncidentStatus.RESOLVED.value, "resolved_at": now,
                                "resolution_summary": command.summary.strip(), "updated_at": now}
     updates |= _stopped(incident, "resolved")
-    return Change(updates=updates, events=[EventType.RESOLVED], free_group=True, timeline=[TimelineEntry(
-        at=now, kind="incident.resolved", text=f"Resolved by {who}: {command.summary.strip()}")])
+    from shared.domain.resolution import schedule_review  # critical and high: RCA draft and review clock
+
+    review = schedule_review(policy, incident, now)
+    return Change(updates=updates | review.updates, events=[EventType.RESOLVED], free_group=True, timeline=[
+        TimelineEntry(at=now, kind="incident.resolved", text=f"Resolved by {who}: {command.summary.strip()}"),
+        *review.timeline])
 
 
 def _escalate(policy: Policy, incident: Incident, command: Command, now: datetime, who: str) -> Change:

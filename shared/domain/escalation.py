@@ -19,7 +19,7 @@ from shared.domain.model import Severity
 
 PageReason = Literal["initial", "parallel", "escalated", "repeat", "manual", "certin_critical",
                      "certin_assessment_reminder", "certin_assessment_due", "certin_report_reminder",
-                     "certin_report_due", "pst_update_due"]
+                     "certin_report_due", "pst_update_due", "review_reminder", "review_missed", "change_review"]
 
 
 class Recipient(BaseModel):

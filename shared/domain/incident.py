@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.domain.certin import CertInState
 from shared.domain.escalation import EscalationState
 from shared.domain.model import AlertCategory, Link, PartnerRef, Severity
+from shared.domain.review import ReviewState
 
 
 class IncidentStatus(StrEnum):
@@ -128,6 +129,10 @@ class Incident(BaseModel):
     partner_update_due_at: datetime | None = Field(default=None, description="next PST reminder, for queries")
     follow_ups: list[FollowUp] = Field(default_factory=list)
     follow_up_sync_due_at: datetime | None = Field(default=None, description="Plane sync to retry, for queries")
+    # resolution: mitigation time, post-incident review clock and emergency changes
+    mitigated_at: datetime | None = None
+    review: ReviewState | None = None
+    review_next_due_at: datetime | None = Field(default=None, description="next review deadline, for queries")
 
 
 class TimelineEntry(BaseModel):

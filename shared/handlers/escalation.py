@@ -74,7 +74,10 @@ def page_message(incident: Incident, page: Page) -> tuple[str, list[dict]]:
               "certin_assessment_due": "CERT-In: the 2-hour reportability assessment was MISSED",
               "certin_report_reminder": "CERT-In: the report is due within the 6-hour limit",
               "certin_report_due": "CERT-In BREACH: 6 hours passed without a submitted report",
-              "pst_update_due": "time to update the partner"}[page.reason]
+              "pst_update_due": "time to update the partner",
+              "review_reminder": "post-incident review due: complete the RCA and hold the review",
+              "review_missed": "the post-incident review was MISSED (not held within the policy's time)",
+              "change_review": "24-hour stakeholder review of an emergency change is due"}[page.reason]
     text = f":rotating_light: {incident.id} [{incident.severity.value.upper()}] {incident.title} ({reason})"
     button = {"type": "button", "action_id": "incident_ack", "value": incident.id, "style": "primary",
               "text": {"type": "plain_text", "text": "Acknowledge"}}
@@ -124,6 +127,12 @@ def apply(command: Command, *, policy: Policy, store, publisher: Publisher, chat
     publish_events(events, store, publisher)
     if change is not None and change.pages:
         follow_up(command.incident_id, store=store, chat=chat, scheduler=scheduler, now=now)
+    if change is not None and "review" in change.updates:  # resolution opened the RCA draft and review clock
+        from shared import bootstrap
+        from shared.handlers.review import run_review
+
+        run_review(command.incident_id, policy=policy, store=store, rcas=bootstrap.resolution_store(),
+                   publisher=publisher, chat=chat, scheduler=scheduler, now=now)
     return change
 
 

@@ -1,0 +1,1 @@
+"""`incidentctl`: the incident API from a terminal (tables and colours on a tty, JSON with --json)."""
