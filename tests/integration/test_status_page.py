@@ -21,6 +21,7 @@ from aiosmtpd.controller import Controller
 
 import functions.main  # noqa: F401
 from local.emulators import free_port
+from local.resources import create_queues
 from shared.domain.incident import EventType
 from shared.handlers.status_site import CACHE
 from shared.messages import decode_event
@@ -71,6 +72,7 @@ def inbox(project: str, topics: list[str], monkeypatch: pytest.MonkeyPatch) -> I
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     set_env(monkeypatch, SMTP_URL=f"smtp://127.0.0.1:{port}?from=status@example.com", STATUS_CACHE_SECONDS="0")
+    create_queues(project, "asia-south1")  # resolving a high incident sets its review timers
     CACHE.clear()
     yield box
     controller.stop()
