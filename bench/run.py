@@ -6,6 +6,7 @@
 (d) cold import time of each function's entry module next to the client libraries it needs
 (e) escalation lateness: a level's direct page at the fake Slack minus when its step was due, on a second
     stack whose policy copy makes high incidents escalate every 5 s
+(r) resolution work: timeline pages of a 5,000-entry timeline, metrics over 1,000 incidents, the digest
 (g) partner tickets: the Freshdesk webhook's answer, and webhook -> first private note on the partner's
     ticket, on a stack with the Freshdesk fake; then every webhook redelivered three times
 
@@ -259,7 +260,7 @@ def table(results: dict) -> str:
     busy = results.get("machine_cores_busy") or {}
     if busy:
         part = {"imports": "(d)", "notify": "(a)", "storm_direct": "(b)", "storm_alertmanager": "(c)",
-                "escalation": "(e)", "partners": "(g)"}
+                "escalation": "(e)", "status_page": "(f)", "resolution": "(r)", "partners": "(g)"}
         lines.append("whole-machine CPU cores busy per part, this run included: "
                      + ", ".join(f"{part.get(k, k)} {v:.2f}" for k, v in busy.items()))
     a = results.get("notify") or {}
@@ -359,6 +360,9 @@ def table(results: dict) -> str:
     from bench.status import table_lines
 
     lines += table_lines(results.get("status_page") or {})
+    from bench.resolution import table_lines as resolution_lines
+
+    lines += resolution_lines(results.get("resolution") or {})
     lines += _partners_table(results.get("partners") or {})
     notes = results.get("notes") or []
     if notes:
@@ -530,7 +534,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--am-wait", type=float, default=180.0, help="max seconds to wait for the alertmanager binary")
     p.add_argument("--partner-tickets", type=int, default=DEFAULTS["partner_tickets"],
                    help="(g) partner tickets, one at a time")
-    p.add_argument("--skip", action="append", default=[], choices=["a", "b", "c", "d", "e", "f", "g"],
+    p.add_argument("--skip", action="append", default=[], choices=["a", "b", "c", "d", "e", "f", "g", "r"],
                    help="skip a part")
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
@@ -597,6 +601,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench.status import status_page
 
         _phase(results, "status_page", "(f) status page requests per second", status_page, 4, 5.0, say)
+    if "r" not in args.skip:
+        from bench.resolution import resolution_work
+
+        _phase(results, "resolution", "(r) resolution work, on a stack of its own", resolution_work, 5000, 1000, 20,
+               say)
     if "g" not in args.skip:
         _phase(results, "partners", "(g) partner tickets, on a stack with the Freshdesk fake", partner_tickets,
                args.partner_tickets, 30.0, say)
@@ -611,7 +620,8 @@ def main(argv: list[str] | None = None) -> int:
     say("")
     say(table(results))
     say(f"\nTotal {results['meta']['total_seconds']:.0f}s; results in {args.output}")
-    parts = ("imports", "notify", "storm_direct", "storm_alertmanager", "escalation", "status_page", "partners")
+    parts = ("imports", "notify", "storm_direct", "storm_alertmanager", "escalation", "status_page", "resolution",
+             "partners")
     return 0 if not any("error" in (results.get(k) or {}) for k in parts) else 1
 
 
