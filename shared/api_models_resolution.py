@@ -159,6 +159,10 @@ def extend_openapi(document: dict[str, Any]) -> dict[str, Any]:
         "/rcas/{rca_id}.md": {"get": {
             "summary": "The RCA as Markdown, ready for a docs repository", "parameters": [rca],
             "responses": {"200": {"description": "Markdown", "content": {"text/markdown": {}}}}}},
+        "/rcas/{rca_id}/measures/{measure_id}/plane": {"post": {
+            "summary": "Track a prevention measure as a Plane work item (a follow-up of the incident), linked back",
+            "parameters": [rca, param("measure_id", "path")], "requestBody": body("ActorRequest"),
+            "responses": ok("Rca", "the RCA with the measure's link")}},
         "/metrics": {"get": {
             "summary": "MTTA, MTTM, MTTR, breaches, incidents per severity, type and service, pages per person",
             "parameters": [param("since", "query"), param("until", "query")],

@@ -14,6 +14,7 @@ from shared.config.policy import Policy
 from shared.domain import followups
 from shared.domain.incident import FollowUp, WorkItemLink
 from shared.domain.ports import Publisher
+from shared.domain.rca import Rca
 from shared.handlers.events import publish_events
 from shared.log import get_logger
 from shared.settings import settings
@@ -97,3 +98,54 @@ def reconcile(*, policy: Policy, store, tracker, now: datetime) -> int:
     for incident_id in store.incidents_due("follow_up_sync_due_at", now):
         synced += sync_work_items(incident_id, policy=policy, store=store, tracker=tracker, now=now) == "synced"
     return synced
+
+
+class MeasureRefused(Exception):
+    """The RCA's prevention measure cannot become a work item (unknown, or no incident to track it on)."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(message)
+        self.status, self.reason = status, reason
+
+
+MEASURE_LEASE = timedelta(minutes=2)
+
+
+def track_measure(rca_id: str, measure_id: str, who: str, *, policy: Policy, store, rcas, publisher: Publisher,
+                  tracker, now: datetime) -> Rca:
+    """An RCA prevention measure becomes a follow-up of its incident, and so a Plane work item, once.
+
+    The measure's `link` records the work item; a second call (or a double click) changes nothing.
+    """
+    rca = rcas.get_rca(rca_id)
+    if rca is None:
+        raise LookupError(rca_id)
+    measure = next((m for m in rca.prevention_measures if m.id == measure_id), None)
+    if measure is None:
+        raise MeasureRefused(404, "not_found", f"{rca_id} has no prevention measure {measure_id}")
+    if rca.incident_id is None:
+        raise MeasureRefused(409, "no_incident", f"{rca_id} is a historical record without an incident")
+    if measure.link:
+        return rca
+    key = f"rca-measure:{rca_id}:{measure_id}"
+    if not store.claim(key, now, MEASURE_LEASE):
+        return rcas.get_rca(rca_id)
+    try:
+        owner = measure.owner if measure.owner in {p.id for p in policy.people} else None
+        item = add(rca.incident_id, who, followups.FollowUpRequest(
+            title=measure.action[:200], kind="prevention", owner=owner, due_date=measure.due,
+            description=f"Prevention measure {measure_id} of {rca_id} (owner: {measure.owner})."),
+            policy=policy, store=store, publisher=publisher, tracker=tracker, now=now)
+    except Exception:
+        store.release_claim(key)
+        raise
+    link = (item.work_item.url or f"plane:{item.work_item.id}") if item.work_item else f"follow-up {item.id}"
+
+    def linked(current: Rca) -> Rca:
+        measures = [m.model_copy(update={"link": link}) if m.id == measure_id and not m.link else m
+                    for m in current.prevention_measures]
+        return current.model_copy(update={"prevention_measures": measures, "updated_at": now})
+
+    updated = rcas.change_rca(rca_id, linked)
+    store.complete_claim(key, {"follow_up": item.id, "link": link})
+    return updated

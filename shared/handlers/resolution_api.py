@@ -41,6 +41,7 @@ TIMELINE = re.compile(rf"^/incidents/{_INC}/timeline$")
 STEP = re.compile(rf"^/incidents/{_INC}/(?P<step>notes|changes|review|mitigated)$")
 CHANGE_REVIEWED = re.compile(rf"^/incidents/{_INC}/changes/(?P<change>C\d+)/reviewed$")
 RCA = re.compile(r"^/rcas/(?P<id>RCA-[A-Za-z0-9-]{3,120}?)(?P<md>\.md)?$")
+MEASURE_TO_PLANE = re.compile(r"^/rcas/(?P<id>RCA-[A-Za-z0-9-]{3,120})/measures/(?P<measure>PM-\d+)/plane$")
 MAX_METRICS_DAYS = 366
 
 
@@ -59,6 +60,8 @@ def route(request: flask.Request, path: str, incident_detail) -> flask.Response 
         return list_rcas(request)
     if path == "/rcas/import" and method == "POST":
         return import_rca(request)
+    if (match := MEASURE_TO_PLANE.match(path)) and method == "POST":
+        return measure_to_plane(request, match["id"], match["measure"])
     if match := RCA.match(path):
         if method == "GET":
             return get_rca(match["id"], markdown=bool(match["md"]))
@@ -186,6 +189,22 @@ def patch_rca(request: flask.Request, rca_id: str) -> flask.Response:
             text=f"RCA {rca.id} moved to {body.status.value.replace('_', ' ')} by {body.actor}"))
     if rca.status in (RcaStatus.IN_REVIEW, RcaStatus.PUBLISHED) and rca.incident_id:
         held_review(rca, body.actor)
+    return json_response(rca.model_dump(mode="json"))
+
+
+def measure_to_plane(request: flask.Request, rca_id: str, measure_id: str) -> flask.Response:
+    """A prevention measure becomes a Plane work item (through a follow-up of the incident), linked back."""
+    from shared.handlers.followups import MeasureRefused, track_measure
+
+    body = _validated(ActorRequest, parse_json(read_body(request)))
+    try:
+        rca = track_measure(rca_id, measure_id, body.actor, policy=current_policy(), store=bootstrap.store(),
+                            rcas=bootstrap.resolution_store(), publisher=bootstrap.publisher(),
+                            tracker=bootstrap.tracker(), now=datetime.now(UTC))
+    except LookupError:
+        raise HttpError(404, "not_found", f"no RCA {rca_id}") from None
+    except MeasureRefused as exc:
+        raise HttpError(exc.status, exc.reason, str(exc)) from None
     return json_response(rca.model_dump(mode="json"))
 
 

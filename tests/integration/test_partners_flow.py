@@ -429,3 +429,29 @@ def test_bad_follow_ups_are_refused_with_the_field(env):
                          json={"actor": "x", "title": "ok title", "owner": "nobody"})
     assert nobody.status_code == 400 and "nobody" in json_of(nobody)["detail"]
     assert client.get("/incidents/INC-2026-9999/follow-ups", headers=bearer("test-api-token")).status_code == 404
+
+
+def test_an_rca_prevention_measure_becomes_one_plane_work_item_linked_back(env):
+    from shared.handlers.review import ensure_draft
+
+    incident_id = json_of(post_freshdesk(env, partner_ticket(env)))["incident_id"]
+    command(incident_id, Action.RESOLVE, summary="Rolled back the UPI gateway")
+    incident = bootstrap.store().get_incident(incident_id)
+    ensure_draft(incident, store=bootstrap.store(), rcas=bootstrap.resolution_store(), now=datetime.now(UTC))
+    client, auth = env.apps["api"].test_client(), bearer("test-api-token")
+    rca_id = f"RCA-{incident_id}"
+    patched = client.patch(f"/rcas/{rca_id}", headers=auth, json={"actor": "Team Lead", "prevention_measures": [
+        {"action": "Alert on UPI debit failure ratio above 5%", "owner": "engineer-1", "due": "2026-12-31"}]})
+    assert patched.status_code == 200, patched.get_data(as_text=True)
+    for _ in range(3):  # a double click, and a retry
+        response = client.post(f"/rcas/{rca_id}/measures/PM-1/plane", headers=auth, json={"actor": "Team Lead"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+    [item] = env.plane.items.values()
+    assert item["name"] == f"{incident_id} F1: Alert on UPI debit failure ratio above 5%"
+    assert item["target_date"] == "2026-12-31" and item["external_id"] == f"{incident_id}:F1"
+    [measure] = json_of(response)["prevention_measures"]
+    assert measure["link"] and item["id"] in measure["link"]
+    follow_up = bootstrap.store().get_incident(incident_id).follow_ups[0]
+    assert (follow_up.owner, follow_up.kind, follow_up.work_item.id) == ("engineer-1", "prevention", item["id"])
+    missing = client.post(f"/rcas/{rca_id}/measures/PM-9/plane", headers=auth, json={"actor": "x"})
+    assert missing.status_code == 404 and "PM-9" in json_of(missing)["detail"]
