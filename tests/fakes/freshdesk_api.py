@@ -54,6 +54,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.fakes.loopback import ServedInThread
+
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_TICKET_TYPES",
@@ -239,7 +241,7 @@ class _Fault:
     retry_after: int | None = None
 
 
-class LoopbackFake:
+class LoopbackFake(ServedInThread):
     """HTTP server lifecycle, request log, problems and fault injection shared by the SaaS fakes.
 
     Subclasses implement ``_route`` (the API itself), ``_fault_answer`` (how the service words 429/5xx) and
@@ -268,48 +270,18 @@ class LoopbackFake:
         self._faults: list[_Fault] = []
         self._outage = False
         self._window: list[float] = []  # monotonic times of API requests in the last minute
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        ServedInThread.__init__(self)
         self.root_url = ""
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
-    def start(self) -> LoopbackFake:
-        if self._server is not None:
-            return self
-        self._server = _Server(self._address, self)
-        self._server.timeout = None
-        host, port = self._server.server_address[:2]
+    thread_name = "fake-saas"
+
+    def _new_server(self) -> _Server:
+        return _Server(self._address, self)
+
+    def _on_started(self, host: str, port: int) -> None:
         self.root_url = f"http://{host}:{port}"
-        self._stopping.clear()
-        server = self._server
-        self._thread = threading.Thread(target=self._serve, args=(server,), name=f"fake-{self.name}", daemon=True)
-        self._thread.start()
-        return self
-
-    def _serve(self, server: _Server) -> None:
-        """Like serve_forever, but without its 0.5 s poll, so stop() is instant for per-test servers."""
-        while not self._stopping.is_set():
-            server.handle_request()
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None or thread is None:
-            return
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            socket.create_connection(server.server_address[:2], timeout=1).close()  # wake handle_request
-        thread.join(timeout=5)
-        server.close_open_connections()
-        server.server_close()
-
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

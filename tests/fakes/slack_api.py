@@ -43,6 +43,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+from tests.fakes.loopback import ServedInThread
+
 __all__ = [
     "APP_ID",
     "BOT_ID",
@@ -1282,7 +1284,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"ok": False, "error": "not_found"})
 
 
-class FakeSlack:
+class FakeSlack(ServedInThread):
     """Slack Web API fake on 127.0.0.1; see the module docstring for use in and out of process."""
 
     def __init__(
@@ -1305,49 +1307,19 @@ class FakeSlack:
         self._problems: list[str] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._workspace = _Workspace()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        ServedInThread.__init__(self)
         self.root_url = ""
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
-    def start(self) -> FakeSlack:
-        if self._server is not None:
-            return self
-        self._server = _Server(self._address, self)
-        self._server.timeout = None  # handle_request blocks until a connection; stop() wakes it with one
-        host, port = self._server.server_address[:2]
+    thread_name = "fake-slack"
+
+    def _new_server(self) -> _Server:
+        return _Server(self._address, self)
+
+    def _on_started(self, host: str, port: int) -> None:
         self.root_url = f"http://{host}:{port}/"
         self._workspace.upload_base = f"{self.root_url}{UPLOAD_PREFIX.lstrip('/')}"
-        self._stopping.clear()
-        server = self._server
-        self._thread = threading.Thread(target=self._serve, args=(server,), name="fake-slack", daemon=True)
-        self._thread.start()
-        return self
-
-    def _serve(self, server: _Server) -> None:
-        """Like serve_forever, but without its 0.5 s poll: stop() needs to be instant for per-test servers."""
-        while not self._stopping.is_set():
-            server.handle_request()
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None or thread is None:
-            return
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            socket.create_connection(server.server_address[:2], timeout=1).close()  # wake handle_request
-        thread.join(timeout=5)
-        server.close_open_connections()
-        server.server_close()
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
