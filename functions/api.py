@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import flask
-from pydantic import ValidationError
 
 from shared import bootstrap
 from shared.api_models import (
@@ -42,7 +41,7 @@ from shared.handlers import partner_updates, resolution_api
 from shared.handlers.escalation import apply
 from shared.handlers.reports import NotAnnounced, UnknownType, report_incident
 from shared.settings import settings
-from shared.web import HttpError, guarded, json_response, parse_json, read_body, require_token
+from shared.web import HttpError, guarded, json_response, parse_json, read_body, require_token, validated
 
 INCIDENT_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})$")
 CERT_IN_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/cert-in(?:/(?P<what>[a-z]+))?$")
@@ -104,7 +103,7 @@ def list_incidents(request: flask.Request) -> flask.Response:
 
 
 def create_incident(request: flask.Request) -> flask.Response:
-    report = _validated(ManualReport, parse_json(read_body(request)))
+    report = validated(ManualReport, parse_json(read_body(request)))
     key = request.headers.get("Idempotency-Key")
     if key is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]{8,128}", key):
         raise HttpError(400, "invalid_header", "Idempotency-Key must be 8-128 of [A-Za-z0-9_.:-]",
@@ -128,7 +127,7 @@ def incident_action(request: flask.Request, incident_id: str, action_name: str) 
     except ValueError:
         raise HttpError(404, "not_found", f"no action {action_name!r}; use one of "
                         f"{', '.join(a.value for a in Action)}") from None
-    body = _validated(ActionRequest, parse_json(read_body(request)))
+    body = validated(ActionRequest, parse_json(read_body(request)))
     now = datetime.now(UTC)
     command = Command(command_id=request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4().hex}",
                       incident_id=incident_id, action=action, at=now,
@@ -162,7 +161,7 @@ def cert_in_route(request: flask.Request, incident_id: str, what: str | None) ->
     if request.method != "POST" or what not in CERT_IN_STEPS:
         raise HttpError(404, "not_found", f"no route {request.method} /incidents/{incident_id}/cert-in/{what or ''}")
     model, decide = CERT_IN_STEPS[what]
-    body = _validated(model, parse_json(read_body(request)))
+    body = validated(model, parse_json(read_body(request)))
     now = datetime.now(UTC)
     with answered_as_http(incident_id):
         certin_handler.change(incident_id, lambda incident: decide(policy, incident, body, now), policy=policy,
@@ -175,13 +174,13 @@ def partner_route(request: flask.Request, incident_id: str, what: str) -> flask.
     """The partner side: an update for the partner (PST), and follow-up actions tracked in Plane."""
     policy, store, now = current_policy(), bootstrap.store(), datetime.now(UTC)
     if what == "partner-update" and request.method == "POST":
-        body = _validated(PartnerUpdate, parse_json(read_body(request)))
+        body = validated(PartnerUpdate, parse_json(read_body(request)))
         with answered_as_http(incident_id):
             partner_updates.post_update(incident_id, body.actor, body.text, policy=policy, store=store,
                                         publisher=bootstrap.publisher(), scheduler=bootstrap.scheduler(), now=now)
         return json_response(incident_detail(incident_id).model_dump(mode="json"))
     if what == "follow-ups" and request.method == "POST":
-        create = _validated(FollowUpCreate, parse_json(read_body(request)))
+        create = validated(FollowUpCreate, parse_json(read_body(request)))
         request_fields = create.model_dump(exclude={"actor"})
         with answered_as_http(incident_id):
             followups_handler.add(incident_id, create.actor, FollowUpRequest(
@@ -226,14 +225,6 @@ CERT_IN_STEPS = {
         incident, b.actor, b.text, now)),
 }
 
-
-def _validated(model, data):
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        raise HttpError(400, "invalid_field", err["msg"], field=field) from None
 
 
 def incident_detail(incident_id: str) -> IncidentDetail:

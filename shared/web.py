@@ -11,12 +11,15 @@ import binascii
 import hmac
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import flask
+from pydantic import BaseModel, ValidationError
 
 from shared.log import bind_trace, get_logger
 from shared.settings import settings
+
+M = TypeVar("M", bound=BaseModel)
 
 log = get_logger("web")
 
@@ -135,3 +138,13 @@ def require_token(request: flask.Request, expected: str | None, *, allow_query: 
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise HttpError(401, "unauthenticated", "the token is not valid",
                         headers={"WWW-Authenticate": f'Bearer realm="{realm}", error="invalid_token"'})
+
+
+def validated(model: type[M], data: Any) -> M:
+    """The request body as `model`, or a 400 naming the first field that is wrong."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        raise HttpError(400, "invalid_field", err["msg"], field=field) from None

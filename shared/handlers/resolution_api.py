@@ -34,7 +34,7 @@ from shared.domain.model import Severity
 from shared.domain.rca import Rca, RcaStatus, TransitionRefused
 from shared.domain.review import rca_id_for
 from shared.handlers import review as review_handler
-from shared.web import HttpError, json_response, parse_json, read_body
+from shared.web import HttpError, json_response, parse_json, read_body, validated
 
 _INC = r"(?P<id>INC-\d{4}-\d{4,})"
 TIMELINE = re.compile(rf"^/incidents/{_INC}/timeline$")
@@ -52,7 +52,7 @@ def route(request: flask.Request, path: str, incident_detail) -> flask.Response 
     if (match := STEP.match(path)) and method == "POST":
         return step(request, match["id"], match["step"], incident_detail)
     if (match := CHANGE_REVIEWED.match(path)) and method == "POST":
-        body = _validated(ActorRequest, parse_json(read_body(request)))
+        body = validated(ActorRequest, parse_json(read_body(request)))
         _change(match["id"], lambda incident, now: resolution.change_reviewed(incident, match["change"], body.actor,
                                                                               now))
         return json_response(incident_detail(match["id"]).model_dump(mode="json"))
@@ -97,14 +97,14 @@ def timeline(request: flask.Request, incident_id: str) -> flask.Response:
 def step(request: flask.Request, incident_id: str, what: str, incident_detail) -> flask.Response:
     policy = current_policy()
     if what in ("notes", "changes"):
-        body = _validated(TextRequest, parse_json(read_body(request)))
+        body = validated(TextRequest, parse_json(read_body(request)))
         if what == "notes":
             _change(incident_id, lambda incident, now: resolution.note(incident, body.actor, "api", body.text, now))
         else:
             _change(incident_id, lambda incident, now: resolution.emergency_change(
                 policy, incident, body.actor, "api", body.text, now))
     else:
-        body = _validated(ActorRequest, parse_json(read_body(request)))
+        body = validated(ActorRequest, parse_json(read_body(request)))
         if what == "review":
             _change(incident_id, lambda incident, now: resolution.hold_review(incident, body.actor, "marked", now,
                                                                               body.note))
@@ -161,7 +161,7 @@ def get_rca(rca_id: str, markdown: bool) -> flask.Response:
 
 
 def patch_rca(request: flask.Request, rca_id: str) -> flask.Response:
-    body = _validated(RcaPatch, parse_json(read_body(request)))
+    body = validated(RcaPatch, parse_json(read_body(request)))
     now = datetime.now(UTC)
     measures = None if body.prevention_measures is None else [
         m.model_dump(exclude_none=True) for m in body.prevention_measures]
@@ -196,7 +196,7 @@ def measure_to_plane(request: flask.Request, rca_id: str, measure_id: str) -> fl
     """A prevention measure becomes a Plane work item (through a follow-up of the incident), linked back."""
     from shared.handlers.followups import MeasureRefused, track_measure
 
-    body = _validated(ActorRequest, parse_json(read_body(request)))
+    body = validated(ActorRequest, parse_json(read_body(request)))
     try:
         rca = track_measure(rca_id, measure_id, body.actor, policy=current_policy(), store=bootstrap.store(),
                             rcas=bootstrap.resolution_store(), publisher=bootstrap.publisher(),
@@ -217,7 +217,7 @@ def held_review(rca: Rca, who: str) -> None:
 
 
 def import_rca(request: flask.Request) -> flask.Response:
-    body = _validated(RcaImport, parse_json(read_body(request)))
+    body = validated(RcaImport, parse_json(read_body(request)))
     now = datetime.now(UTC)
     rca_id = rca_domain.historical_id(body.date, body.title)
     unknown = sorted(set(body.sections) - set(rca_domain.SECTIONS))
@@ -261,14 +261,6 @@ def metrics_route(request: flask.Request) -> flask.Response:
 
 # ---- parsing --------------------------------------------------------------------------------------
 
-
-def _validated(model, data):
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        raise HttpError(400, "invalid_field", err["msg"], field=field) from None
 
 
 def _first_error(exc: Exception) -> str:

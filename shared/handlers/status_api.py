@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 
 import flask
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared import bootstrap
 from shared.config.loader import current_policy
@@ -28,7 +28,7 @@ from shared.domain.status import (
     StatusRefused,
 )
 from shared.handlers import status as status_handler
-from shared.web import HttpError, json_response, parse_json, read_body
+from shared.web import HttpError, json_response, parse_json, read_body, validated
 
 UPDATE_PATH = re.compile(r"^/incidents/(?P<id>INC-\d{4}-\d{4,})/status-updates$")
 MAINTENANCE_UPDATE_PATH = re.compile(r"^/status/maintenances/(?P<id>mnt-[0-9a-f]{12})/updates$")
@@ -81,7 +81,7 @@ def route(request: flask.Request, path: str) -> flask.Response:
     try:
         match = UPDATE_PATH.match(path)
         if match:
-            body = _validated(StatusUpdateRequest, parse_json(read_body(request)))
+            body = validated(StatusUpdateRequest, parse_json(read_body(request)))
             update = PersonUpdate(update_id=stable_hash("person", key) if key else uuid.uuid4().hex[:16],
                                   body=body.body.strip(), status=body.status, name=body.name,
                                   components=body.components, notify=body.notify, actor=body.actor)
@@ -92,7 +92,7 @@ def route(request: flask.Request, path: str) -> flask.Response:
                 raise HttpError(404, "not_found", f"no incident {match['id']}") from None
             return _page(policy, status_store, now, 201)
         if path == "/status/maintenances":
-            body = _validated(MaintenanceCreate, parse_json(read_body(request)))
+            body = validated(MaintenanceCreate, parse_json(read_body(request)))
             mid = "mnt-" + (stable_hash("maintenance", key, length=12) if key else uuid.uuid4().hex[:12])
             status_handler.announce_maintenance(MaintenanceRequest(
                 maintenance_id=mid, name=body.name.strip(), body=body.body.strip(), scheduled_for=body.scheduled_for,
@@ -101,7 +101,7 @@ def route(request: flask.Request, path: str) -> flask.Response:
             return _page(policy, status_store, now, 201, maintenance_id=mid)
         match = MAINTENANCE_UPDATE_PATH.match(path)
         if match:
-            body = _validated(MaintenanceUpdateRequest, parse_json(read_body(request)))
+            body = validated(MaintenanceUpdateRequest, parse_json(read_body(request)))
             update_id = stable_hash("person", key) if key else uuid.uuid4().hex[:16]
             status_handler.update_maintenance(match["id"], update_id, body.status, body.body.strip(), body.notify,
                                               status_store=status_store, publisher=publisher, now=now)
@@ -133,14 +133,6 @@ def _idempotency_key(request: flask.Request) -> str | None:
                         field="Idempotency-Key")
     return key
 
-
-def _validated(model, data):
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        raise HttpError(400, "invalid_field", err["msg"], field=field) from None
 
 
 def with_status_paths(document: dict) -> dict:

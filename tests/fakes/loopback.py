@@ -63,3 +63,18 @@ class ServedInThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def read_request_body(handler: Any) -> bytes:
+    """The request body of a BaseHTTPRequestHandler, Content-Length or chunked (as requests may send)."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks = []
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                handler.rfile.readline()
+                return b"".join(chunks)
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length > 0 else b""

@@ -43,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from tests.fakes.loopback import ServedInThread
+from tests.fakes.loopback import ServedInThread, read_request_body
 
 __all__ = [
     "APP_ID",
@@ -1211,17 +1211,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return read_request_body(self)
 
     def _send(self, status: int, body: bytes, headers: dict[str, str], content_type: str) -> None:
         self.send_response(status)
