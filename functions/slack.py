@@ -32,7 +32,7 @@ from shared.log import get_logger
 from shared.messages import encode
 from shared.settings import settings
 from shared.topology import TOPIC_COMMANDS
-from shared.web import HttpError, guarded, json_response, read_body
+from shared.web import HttpError, guarded, json_response, parse_json, read_body
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -53,10 +53,20 @@ def slack(request: flask.Request) -> flask.Response:
     except sr.SignatureError as exc:
         raise HttpError(401, "invalid_signature", exc.reason) from None
     path = request.path.rstrip("/") or "/"
-    if path not in ("/interactions", "/commands"):
-        raise HttpError(404, "not_found", f"no route {path}; Slack posts to /interactions and /commands")
+    if path not in ("/interactions", "/commands", "/events"):
+        raise HttpError(404, "not_found", f"no route {path}; Slack posts to /interactions, /commands and /events")
     if request.method != "POST":
         raise HttpError(405, "method_not_allowed", "Slack requests are POSTs")
+    if path == "/events":  # the Events API (reactions that add a message to the timeline) sends JSON
+        if (request.mimetype or "").lower() != "application/json":
+            raise HttpError(415, "unsupported_media_type", "the Events API sends application/json")
+        payload = parse_json(body)
+        if not isinstance(payload, dict):
+            raise HttpError(400, "invalid_payload", "an Events API body is a JSON object")
+        try:
+            return resolution_slack.event(payload)
+        except sr.SlackRequestError as exc:
+            raise HttpError(400, "invalid_payload", exc.message, field=exc.field) from None
     if (request.mimetype or "").lower() != FORM:
         raise HttpError(415, "unsupported_media_type", f"Slack sends {FORM}")
     try:

@@ -22,10 +22,11 @@ output "webhook_urls" {
 }
 
 output "slack_urls" {
-  description = "The Slack app's Interactivity request URL and the /incident slash command URL."
+  description = "The Slack app's Interactivity request URL, the /incident slash command URL and the Events API request URL."
   value = {
     interactivity_request_url = "${local.function_urls["slack"]}/interactions"
     slash_command_url         = "${local.function_urls["slack"]}/commands"
+    events_request_url        = "${local.function_urls["slack"]}/events"
   }
 }
 

@@ -58,6 +58,12 @@ class SlackChat:
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """One message of a channel by its ts (conversations.history, bounded to that instant), or None."""
+        answer = self.client.conversations_history(channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1)
+        found = [m for m in answer.get("messages") or [] if m.get("ts") == ts]
+        return found[0] if found else None
+
 
 class ConsoleChat:
     """Without SLACK_BOT_TOKEN, messages are printed in readable form (local development)."""
@@ -82,6 +88,9 @@ class ConsoleChat:
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         self._print("UPDATE", channel, ts, text, blocks)
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        return None  # nothing to read without Slack
 
     def _print(self, verb: str, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         lines = [f"[slack {verb} #{channel} ts={ts}] {text}"]

@@ -30,6 +30,8 @@ MAX_FORM_FIELDS = 100
 
 INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{4,}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+SLACK_TS = re.compile(r"^\d{1,12}\.\d{1,9}$")
 _TIMESTAMP = re.compile(r"^\d{1,12}$")
 _ACTION_TS = re.compile(r"^\d{1,12}(\.\d{1,9})?$")
 

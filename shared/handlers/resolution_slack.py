@@ -19,6 +19,7 @@ from shared.config.loader import current_policy
 from shared.domain import rca as rca_domain
 from shared.domain import resolution
 from shared.domain.actions import Refused, actor_label
+from shared.domain.commands import Actor
 from shared.domain.review import rca_id_for
 from shared.handlers import review as review_handler
 from shared.log import get_logger
@@ -117,6 +118,57 @@ def timeline_submitted(payload: dict[str, Any], view: dict[str, Any]) -> flask.R
         return _errors({"incident": problem})
     store.complete_claim(key, {"incident_id": incident_id})
     return json_response({"response_action": "clear"})
+
+
+TIMELINE_REACTIONS = frozenset({"pushpin", "round_pushpin", "memo"})
+
+
+def event(payload: dict[str, Any]) -> flask.Response:
+    """Slack's Events API: the URL check, and a 📌 / 📝 reaction on a message in an incident's channel, which
+    adds that message to the timeline once (the same claim as the message shortcut; Slack retries events)."""
+    kind = payload.get("type")
+    if kind == "url_verification":
+        challenge = payload.get("challenge")
+        if not isinstance(challenge, str) or not challenge:
+            raise sr.SlackRequestError("url_verification carries a challenge", "challenge")
+        return json_response({"challenge": challenge})
+    data = payload.get("event")
+    if kind != "event_callback" or not isinstance(data, dict) or data.get("type") != "reaction_added":
+        return json_response({"ignored": "not a reaction"})
+    item = data.get("item") if isinstance(data.get("item"), dict) else {}
+    if data.get("reaction") not in TIMELINE_REACTIONS or item.get("type") != "message":
+        return json_response({"ignored": f"reaction {str(data.get('reaction'))[:40]!r} does not add to the timeline"})
+    channel, ts, user = item.get("channel"), item.get("ts"), data.get("user")
+    if not isinstance(channel, str) or not sr.SLACK_CHANNEL_ID.match(channel):
+        raise sr.SlackRequestError("reaction_added carries item.channel, a channel id", "event.item.channel")
+    if not isinstance(ts, str) or not sr.SLACK_TS.match(ts):
+        raise sr.SlackRequestError("reaction_added carries item.ts, a message ts", "event.item.ts")
+    incident_id = bootstrap.resolution_store().incident_of_channel(channel, None)
+    if incident_id is None:
+        return json_response({"ignored": "not an incident channel"})
+    store, now = bootstrap.store(), datetime.now(UTC)
+    key = f"slack-note:{incident_id}:{channel}:{ts}"
+    if not store.claim(key, now, NOTE_LEASE):
+        return json_response({"ignored": "added already"})
+    try:
+        message = bootstrap.chat().message(channel, ts)
+    except Exception:
+        store.release_claim(key)
+        raise
+    if not message or not str(message.get("text") or "").strip():
+        store.release_claim(key)
+        return json_response({"ignored": "the message cannot be read"})
+    author = str(message.get("user") or user or "")
+    policy = current_policy()
+    who = actor_label(policy, Actor(kind="slack", id=author)) if author else "someone in Slack"
+    problem = _change(incident_id, lambda incident, at: resolution.note(
+        incident, who, "slack", str(message["text"]), at,
+        {"channel": channel, "ts": ts, "slack_user": author, "added_by": user, "reaction": data["reaction"]}))
+    if problem:
+        store.release_claim(key)
+        return json_response({"ignored": problem})
+    store.complete_claim(key, {"incident_id": incident_id})
+    return json_response({"added": incident_id})
 
 
 def edit_button(payload: dict[str, Any], action: dict[str, Any], open_view) -> flask.Response:

@@ -72,11 +72,14 @@ WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
 
 # Scopes a bot token with everything this system needs would carry.
 DEFAULT_SCOPES: tuple[str, ...] = (
+    "channels:history",
     "channels:manage",
     "channels:read",
     "chat:write",
     "files:write",
+    "groups:history",
     "groups:write",
+    "reactions:read",
     "reactions:write",
     "users:read",
     "users:read.email",
@@ -98,6 +101,7 @@ _NEEDED_SCOPES: dict[str, tuple[str, ...]] = {
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
     "reactions.add": ("reactions:write",),
+    "conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history"),
 }
 
 API_PREFIX = "/api/"
@@ -710,6 +714,7 @@ class _Workspace:
             "files.getUploadURLExternal": self.files_get_upload_url,
             "files.completeUploadExternal": self.files_complete_upload,
             "reactions.add": self.reactions_add,
+            "conversations.history": self.conversations_history,
         }
         self.upload_base = ""  # set by FakeSlack once the port is known
 
@@ -912,6 +917,32 @@ class _Workspace:
             message["metadata"] = metadata
         self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": copy.deepcopy(message)}
+
+    def conversations_history(self, p: _Params) -> dict[str, Any]:
+        """Messages of a channel, newest first, between `oldest` and `latest` (exclusive unless `inclusive`)."""
+        channel = self.resolve_channel(p)
+        bounds = {}
+        for name in ("latest", "oldest"):
+            value = p.opt_str(name)
+            if value is not None and not _TS.match(value):
+                raise _invalid_args(f"{name}={value!r} is not a Slack timestamp")
+            bounds[name] = float(value) if value is not None else None
+        limit_raw = p.opt_str("limit")
+        if limit_raw is not None and (not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 999):
+            raise _invalid_args(f"limit={limit_raw!r} must be a number from 1 to 999")
+        limit = int(limit_raw or 100)
+        inclusive = p.flag("inclusive")
+
+        def within(ts: str) -> bool:
+            t, low, high = float(ts), bounds["oldest"], bounds["latest"]
+            above = low is None or (t >= low if inclusive else t > low)
+            below = high is None or (t <= high if inclusive else t < high)
+            return above and below
+
+        found = sorted((m for (c, ts), m in self.messages.items() if c == channel and within(ts)),
+                       key=lambda m: float(m["ts"]), reverse=True)
+        return {"ok": True, "messages": copy.deepcopy(found[:limit]), "has_more": len(found) > limit,
+                "pin_count": 0, "response_metadata": {"next_cursor": ""}}
 
     def chat_update(self, p: _Params) -> dict[str, Any]:
         channel = self.resolve_channel(p)
@@ -1362,6 +1393,14 @@ class FakeSlack(ServedInThread):
     def uploads(self) -> dict[str, Upload]:
         with self._cond:
             return copy.deepcopy(self._workspace.uploads)
+
+    def post_as_user(self, channel: str, user: str, text: str) -> str:
+        """A message a person wrote in a channel (not through the API); returns its ts."""
+        with self._cond:
+            ts = self._workspace.next_ts()
+            self._workspace.messages[(channel, ts)] = {"type": "message", "user": user, "text": text, "ts": ts,
+                                                       "team": TEAM_ID}
+            return ts
 
     def add_user(self, user_id: str, **fields: Any) -> None:
         """Override what users.info returns for ``user_id`` (e.g. ``profile={"email": ...}``)."""

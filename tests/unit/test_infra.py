@@ -521,7 +521,7 @@ def test_the_example_variables_name_an_archive_the_packager_would_build():
     assert f"{package.ARCHIVE_PREFIX}[0-9a-f]{{{package.HASH_CHARS}}}" in validation
 
 
-def test_the_slack_manifest_has_the_scopes_and_the_two_urls():
+def test_the_slack_manifest_has_the_scopes_and_the_three_urls():
     manifest = yaml.safe_load((INFRA / "slack-app-manifest.yaml").read_text())
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"chat:write", "im:write", "channels:manage", "commands", "users:read"} <= scopes
@@ -529,6 +529,9 @@ def test_the_slack_manifest_has_the_scopes_and_the_two_urls():
     assert [c["command"] for c in commands] == ["/incident"]
     assert commands[0]["url"].endswith("/commands")
     assert manifest["settings"]["interactivity"]["request_url"].endswith("/interactions")
+    assert manifest["settings"]["event_subscriptions"]["request_url"].endswith("/events")
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["reaction_added"]
+    assert {"reactions:read", "channels:history"} <= scopes
 
 
 def test_every_checkov_skip_says_why():
