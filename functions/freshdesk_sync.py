@@ -27,8 +27,11 @@ def freshdesk_sync(cloud_event) -> None:
     if event is None:
         return
     policy, store, now = current_policy(), bootstrap.store(), datetime.now(UTC)
-    partner_updates.follow_up(event.incident_id, policy=policy, store=store, chat=bootstrap.chat(),
-                              scheduler=bootstrap.scheduler(), now=now)
-    ticket_sync.sync_ticket(event.incident_id, policy=policy, store=store, client=bootstrap.ticketing(), now=now)
+    incident = store.get_incident(event.incident_id)  # read once for both; maintenance events name no incident
+    if incident is None:
+        return
+    incident = partner_updates.follow_up(incident, policy=policy, store=store, chat=bootstrap.chat(),
+                                         scheduler=bootstrap.scheduler(), now=now)
+    ticket_sync.sync_ticket(incident, policy=policy, store=store, client=bootstrap.ticketing(), now=now)
     if event.type is EventType.FOLLOW_UP_ADDED:
         followups.sync_work_items(event.incident_id, policy=policy, store=store, tracker=bootstrap.tracker(), now=now)

@@ -87,15 +87,6 @@ class ResolutionStore:
         rcas = [Rca(**d.to_dict()) for d in docs[:limit]]
         return rcas, (rcas[-1].id if len(docs) > limit else None)
 
-    # ---- review clock -----------------------------------------------------------------------------
-
-    def overdue_reviews(self, now: datetime, limit: int = 100) -> list[str]:
-        """Incidents whose next review deadline is past (its timer was lost or the follow-up crashed)."""
-        query = (self.db.collection("incidents")
-                 .where(filter=firestore.FieldFilter("review_next_due_at", "<=", now))
-                 .order_by("review_next_due_at").limit(limit))
-        return [d.id for d in query.stream()]
-
     # ---- metrics ------------------------------------------------------------------------------------
 
     def incidents_between(self, since: datetime, until: datetime, limit: int = 5000) -> tuple[list[Incident], bool]:

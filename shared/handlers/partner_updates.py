@@ -19,17 +19,21 @@ from shared.topology import QUEUE_TIMERS
 log = get_logger("partner-updates")
 
 
-def follow_up(incident_id: str, *, policy: Policy, store, chat: Chat, scheduler: Scheduler, now: datetime) -> None:
-    """On any event of a partner incident. Idempotent: starts once, pages once, sets the same named timer."""
-    incident = store.get_incident(incident_id)
-    if incident is None or incident.partner is None:
-        return
+def follow_up(incident: Incident, *, policy: Policy, store, chat: Chat, scheduler: Scheduler,
+              now: datetime) -> Incident:
+    """On any event of a partner incident. Idempotent: starts once, pages once, sets the same named timer.
+
+    Returns the incident as it stands afterwards (re-read only when the rhythm was just started).
+    """
+    if incident.partner is None:
+        return incident
     if incident.partner_updates is None and incident.status is not IncidentStatus.RESOLVED:
-        change, _ = store.change_incident(incident_id, lambda inc: partner_updates.start(policy, inc, now), now)
+        change, _ = store.change_incident(incident.id, lambda inc: partner_updates.start(policy, inc, now), now)
         if change is not None:
-            incident = store.get_incident(incident_id)
+            incident = store.get_incident(incident.id) or incident
     deliver_pages(incident, store=store, chat=chat, now=now)
     schedule_reminder(incident, scheduler)
+    return incident
 
 
 def schedule_reminder(incident: Incident, scheduler: Scheduler) -> None:

@@ -108,7 +108,7 @@ def reconcile(*, policy: Policy, store, rcas, publisher: Publisher, chat: Chat, 
               now: datetime) -> int:
     """Review deadlines whose timer was lost: fire them now."""
     fired = 0
-    for incident_id in rcas.overdue_reviews(now):
+    for incident_id in store.incidents_due("review_next_due_at", now):
         try:
             fired += run_review(incident_id, policy=policy, store=store, rcas=rcas, publisher=publisher, chat=chat,
                                 scheduler=scheduler, now=now) == "fired"

@@ -28,10 +28,11 @@ BUSY_RETRY = timedelta(seconds=5)
 SETTLE = timedelta(seconds=30)  # entries younger than this may still gain earlier-sorting neighbours
 
 
-def sync_ticket(incident_id: str, *, policy: Policy, store, client, now: datetime) -> str:
-    incident = store.get_incident(incident_id)
+def sync_ticket(incident: Incident | None, *, policy: Policy, store, client, now: datetime) -> str:
+    """`incident` as just read by the caller (None: it does not exist)."""
     if incident is None or not ticketing.needs_ticket(policy, incident):
         return "not_needed"
+    incident_id = incident.id
     if client is None:
         log.warning("Freshdesk is not configured (FRESHDESK_DOMAIN, FRESHDESK_API_KEY); ticket not kept",
                     extra={"incident_id": incident_id})
@@ -158,5 +159,6 @@ def reconcile(*, policy: Policy, store, client, now: datetime) -> int:
     """Incidents whose ticket sync was deferred (outage, rate limit, race): try again."""
     synced = 0
     for incident_id in store.incidents_due("ticket_sync_due_at", now):
-        synced += sync_ticket(incident_id, policy=policy, store=store, client=client, now=now) == "synced"
+        synced += sync_ticket(store.get_incident(incident_id), policy=policy, store=store, client=client,
+                              now=now) == "synced"
     return synced

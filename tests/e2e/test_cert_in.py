@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 import urllib.parse
 import uuid
@@ -17,7 +15,7 @@ from aiosmtpd.controller import Controller
 from local import emulators
 from local.harness import StackProcess
 from shared.config.loader import DEFAULT_POLICY_PATH
-from tests.e2e.conftest import Client, eventually
+from tests.e2e.conftest import Client, eventually, signed_slack_post
 from tests.fakes.slack_api import FakeSlack
 
 pytestmark = pytest.mark.e2e
@@ -151,11 +149,7 @@ def test_cert_in_steps_reject_bad_input(clock_stack):
 def slash(stack: StackProcess, user: str, text: str) -> requests.Response:
     body = urllib.parse.urlencode({"command": "/incident", "text": text, "user_id": user, "team_id": "T1",
                                    "channel_id": "C0SECURITY1", "trigger_id": "123.456.abc"}).encode()
-    ts = int(time.time())
-    signature = "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return requests.post(f"{stack.base_url}/slack/commands", data=body, timeout=10, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(ts),
-        "X-Slack-Signature": signature})
+    return signed_slack_post(stack.base_url, "commands", body, SIGNING_SECRET)
 
 
 def test_the_sre_records_the_assessment_from_slack(clock_stack):

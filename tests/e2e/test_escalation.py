@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +14,7 @@ import requests
 
 from local.harness import StackProcess
 from shared.config.loader import DEFAULT_POLICY_PATH
-from tests.e2e.conftest import Client, eventually
+from tests.e2e.conftest import Client, eventually, signed_slack_post
 from tests.expected_policy import PATHS
 from tests.fakes.slack_api import FakeSlack
 
@@ -156,24 +154,15 @@ def test_a_lost_task_is_caught_by_the_reconciler(escalation_stack):
     assert "reconciler caught up" in log
 
 
-def sign(body: bytes, secret: str, timestamp: int) -> str:
-    base = f"v0:{timestamp}:".encode() + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-
-
 def test_a_forged_slack_request_is_refused(escalation_stack):
     stack, _, client = escalation_stack
     incident = declare(client, "bug_report", "low")
     body = ('payload={"type":"block_actions","user":{"id":"U0DEVOPS01"},"actions":[{"action_id":"incident_ack",'
             f'"value":"{incident["id"]}","action_ts":"1.2"}}]}}').encode()
     now = int(time.time())
-    forged = requests.post(f"{stack.base_url}/slack/interactions", data=body, timeout=10, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(now),
-        "X-Slack-Signature": sign(body, "not-the-secret", now)})
+    forged = signed_slack_post(stack.base_url, "interactions", body, "not-the-secret", at=now)
     assert forged.status_code == 401
-    stale = requests.post(f"{stack.base_url}/slack/interactions", data=body, timeout=10, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(now - 600),
-        "X-Slack-Signature": sign(body, SIGNING_SECRET, now - 600)})
+    stale = signed_slack_post(stack.base_url, "interactions", body, SIGNING_SECRET, at=now - 600)
     assert stale.status_code == 401
     time.sleep(1)
     assert client.detail(incident["id"])["incident"]["status"] == "open"
@@ -191,10 +180,7 @@ def test_a_signed_slack_acknowledgement_stops_the_escalation(escalation_stack):
                             "type": "button", "value": incident["id"], "action_ts": f"{time.time():.6f}"}],
                "container": {"type": "message"}, "trigger_id": "1.2.abc", "team": {"id": "T1"}}
     body = ("payload=" + urllib.parse.quote(_json.dumps(payload))).encode()
-    now = int(time.time())
-    response = requests.post(f"{stack.base_url}/slack/interactions", data=body, timeout=10, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(now),
-        "X-Slack-Signature": sign(body, SIGNING_SECRET, now)})
+    response = signed_slack_post(stack.base_url, "interactions", body, SIGNING_SECRET)
     assert response.status_code == 200
     acked = eventually(lambda: (d := client.detail(incident["id"]))["incident"]["status"] == "acknowledged" and d)
     assert acked["incident"]["owner"] == "devops-2"

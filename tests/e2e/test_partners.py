@@ -8,8 +8,6 @@ with a second-scale test policy; Freshdesk, Plane and Slack are fakes on loopbac
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import urllib.parse
@@ -24,7 +22,7 @@ import requests
 
 from local.harness import StackProcess
 from shared.config.loader import DEFAULT_POLICY_PATH
-from tests.e2e.conftest import Client, eventually
+from tests.e2e.conftest import Client, eventually, signed_slack_post
 from tests.fakes.freshdesk_api import FakeFreshdesk
 from tests.fakes.plane_api import FakePlane
 from tests.fakes.slack_api import FakeSlack
@@ -93,12 +91,7 @@ def notes(env, ticket_id: int) -> list[str]:
 
 
 def slack_post(env, path: str, form: dict[str, str]) -> requests.Response:
-    body = urllib.parse.urlencode(form).encode()
-    now = int(time.time())
-    signature = "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{now}:".encode() + body, hashlib.sha256).hexdigest()
-    return requests.post(f"{env.stack.base_url}/slack/{path}", data=body, timeout=15, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(now),
-        "X-Slack-Signature": signature})
+    return signed_slack_post(env.stack.base_url, path, urllib.parse.urlencode(form).encode(), SIGNING_SECRET)
 
 
 def test_a_partner_ticket_runs_its_whole_course(partner_stack):

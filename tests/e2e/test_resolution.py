@@ -4,8 +4,6 @@ Cloud Tasks, the RCA published and exported, metrics, the weekly digest with its
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import subprocess
@@ -22,7 +20,7 @@ import requests
 
 from local.harness import StackProcess
 from shared.config.loader import DEFAULT_POLICY_PATH
-from tests.e2e.conftest import Client, eventually
+from tests.e2e.conftest import Client, eventually, signed_slack_post
 from tests.fakes.slack_api import FakeSlack, check_blocks
 
 pytestmark = pytest.mark.e2e
@@ -284,12 +282,7 @@ def test_incidentctl_runs_an_incident_from_declaration_to_resolution(review_stac
 
 
 def signed_post(stack: StackProcess, path: str, form: dict[str, str]) -> requests.Response:
-    body = urllib.parse.urlencode(form).encode()
-    ts = str(int(time.time()))
-    signature = "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return requests.post(f"{stack.base_url}/slack/{path}", data=body, timeout=10, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature})
+    return signed_slack_post(stack.base_url, path, urllib.parse.urlencode(form).encode(), SIGNING_SECRET)
 
 
 def slash(stack: StackProcess, text: str) -> requests.Response:
